@@ -1,0 +1,29 @@
+# The two commands of the README, and a few more for developers.
+.PHONY: setup up down status test lint format bench
+
+setup:
+	@./deploy/bootstrap.sh
+
+up: setup
+	.venv/bin/hubstream up
+
+down:
+	.venv/bin/hubstream down
+
+status:
+	.venv/bin/hubstream status
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench: setup
+	.venv/bin/hubstream bench events

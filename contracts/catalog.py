@@ -1,0 +1,88 @@
+"""Events the catalog publishes: repo lifecycle and identity (tokens).
+
+Repo events follow the Hub webhooks' vocabulary (`repo` create/update/delete,
+`updatedRefs`), so a webhook bridge can be a plain projection of the topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import Event
+from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS
+
+RepoType = Literal["model", "dataset", "space"]
+
+
+def repo_key(repo_type: str, repo_id: str) -> str:
+    """The aggregate id of a repo: `datasets/owner/name` (types are plural, as in Hub URLs)."""
+    return f"{repo_type}s/{repo_id}"
+
+
+class _RepoEvent(Event):
+    topic: ClassVar = CATALOG_REPOS
+
+    repo_type: RepoType
+    repo_id: str = Field(pattern=r"^[^/]+/[^/]+$", description='"owner/name"')
+
+    def key(self) -> str:
+        return repo_key(self.repo_type, self.repo_id)
+
+
+class RepoCreated(_RepoEvent):
+    event_type: ClassVar = "hubstream.catalog.repo.created.v1"
+
+    private: bool
+    author: str = Field(description="The user who created the repo.")
+    head_sha: str | None = Field(default=None, description="Commit at the head of main, if any.")
+
+
+class UpdatedRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    ref: str = Field(description='e.g. "refs/heads/main"')
+    old_sha: str | None = Field(description="null when the ref was created")
+    new_sha: str | None = Field(description="null when the ref was deleted")
+
+
+class RepoUpdated(_RepoEvent):
+    event_type: ClassVar = "hubstream.catalog.repo.updated.v1"
+
+    head_sha: str | None
+    updated_refs: list[UpdatedRef] = Field(default_factory=list)
+    changed_paths: list[str] = Field(default_factory=list)
+
+
+class RepoDeleted(_RepoEvent):
+    event_type: ClassVar = "hubstream.catalog.repo.deleted.v1"
+
+
+class _TokenEvent(Event):
+    topic: ClassVar = CATALOG_IDENTITY
+
+    user: str
+    token_id: str
+    token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the token, hex. The token itself never leaves the catalog.",
+    )
+
+    def key(self) -> str:
+        return self.user
+
+
+class TokenCreated(_TokenEvent):
+    event_type: ClassVar = "hubstream.catalog.token.created.v1"
+
+    role: Literal["read", "write", "admin"]
+    display_name: str
+    created_at: datetime
+
+
+class TokenRevoked(_TokenEvent):
+    event_type: ClassVar = "hubstream.catalog.token.revoked.v1"
+
+    revoked_at: datetime

@@ -1,0 +1,29 @@
+"""Every event type hubstream knows, by its CloudEvents `type`."""
+
+from __future__ import annotations
+
+from contracts.base import Event
+from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
+from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
+from contracts.versioning import DatapointsDeltaRequested, DatasetVersionCreated
+
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    RepoCreated,
+    RepoUpdated,
+    RepoDeleted,
+    TokenCreated,
+    TokenRevoked,
+    IndexRequested,
+    IndexStarted,
+    IndexProgress,
+    IndexCompleted,
+    IndexFailed,
+    DatapointsDeltaRequested,
+    DatasetVersionCreated,
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in EVENT_CLASSES}
+
+
+def event_class(event_type: str) -> type[Event] | None:
+    return EVENT_TYPES.get(event_type)

@@ -1,0 +1,88 @@
+"""The topic registry: every topic hubstream publishes to, and who may write it.
+
+Topics are per domain stream, not per event type, so that all events about one
+aggregate (a repo, a source, a dataset) stay in order on one partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    description: str
+    key: str
+    """What the record key is (the aggregate id), in words."""
+    producers: tuple[str, ...]
+    """Services that publish here; "any" means outside systems may publish too."""
+    partitions: int = 3
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+
+CATALOG_REPOS = Topic(
+    name="hubstream.catalog.repos",
+    description="Lifecycle of catalog repos (models, datasets, spaces): created, updated, deleted.",
+    key='repo id with its type, e.g. "datasets/owner/name"',
+    producers=("catalog",),
+)
+CATALOG_IDENTITY = Topic(
+    name="hubstream.catalog.identity",
+    description="Access tokens created and revoked; other services keep their own copy from it.",
+    key="user name",
+    producers=("catalog",),
+)
+INGEST_REQUESTS = Topic(
+    name="hubstream.ingest.requests",
+    description="Requests to index a Hub dataset. Any system may publish here.",
+    key="source id",
+    producers=("ingest", "any"),
+)
+INGEST_STATUS = Topic(
+    name="hubstream.ingest.status",
+    description="Progress of indexing runs: started, progress, completed, failed.",
+    key="source id",
+    producers=("ingest",),
+)
+VERSIONING_DELTAS = Topic(
+    name="hubstream.versioning.deltas",
+    description="Datapoint deltas (set/add/remove) requested for a versioned dataset. Any system may publish.",
+    key="dataset id",
+    producers=("versioning", "any"),
+)
+VERSIONING_VERSIONS = Topic(
+    name="hubstream.versioning.versions",
+    description="Versions of versioned datasets created by applied deltas.",
+    key="dataset id",
+    producers=("versioning",),
+)
+
+TOPICS: tuple[Topic, ...] = (
+    CATALOG_REPOS,
+    CATALOG_IDENTITY,
+    INGEST_REQUESTS,
+    INGEST_STATUS,
+    VERSIONING_DELTAS,
+    VERSIONING_VERSIONS,
+)
+
+
+def topic_named(name: str) -> Topic:
+    """The registered topic called `name` (a `.dlq` name gives its main topic)."""
+    base = name.removesuffix(DLQ_SUFFIX)
+    for topic in TOPICS:
+        if topic.name == base:
+            return topic
+    known = ", ".join(t.name for t in TOPICS)
+    raise KeyError(f"unknown topic {name!r}; known topics: {known}")
+
+
+def all_topic_names() -> list[str]:
+    """Every topic and its dead-letter topic, as the broker must have them."""
+    return [n for t in TOPICS for n in (t.name, t.dlq)]

@@ -1,0 +1,166 @@
+"""A private PostgreSQL cluster in a data directory, on a port of our choosing.
+
+PostgreSQL refuses to run as root, so when we are root (CI, this machine's
+sessions) the server runs as the `postgres` account Debian's package creates.
+The binaries come from the machine: PATH, then /usr/lib/postgresql/<newest>/bin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVER_USER = "postgres"
+
+
+class PostgresError(RuntimeError):
+    pass
+
+
+def find_bindir() -> Path:
+    """The directory holding initdb/pg_ctl/postgres, or PostgresError saying how to get them."""
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return Path(os.path.realpath(on_path)).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    if versions:
+        return versions[-1].parent
+    raise PostgresError(
+        "no PostgreSQL server binaries found (pg_ctl). Install them with `apt-get install -y postgresql` "
+        "(deploy/bootstrap.sh does this), or set HUBSTREAM_DATABASE_URL to a running server."
+    )
+
+
+def _running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _server_user_can_reach(path: Path) -> bool:
+    """Whether the postgres account can traverse to `path` (root's home, say, is closed to it)."""
+    result = subprocess.run(
+        ["runuser", "-u", SERVER_USER, "--", "test", "-x", str(path)], capture_output=True, check=False
+    )
+    return result.returncode == 0
+
+
+def data_dir_for(home: Path) -> Path:
+    """`home/pg`, unless the server account cannot reach it; then a stable place under /var/tmp."""
+    wanted = home.resolve() / "pg"
+    if not _running_as_root() or _server_user_can_reach(home.resolve()):
+        return wanted
+    digest = hashlib.sha1(str(wanted).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"hubstream-pg-{digest}"
+
+
+@dataclass
+class LocalPostgres:
+    data_dir: Path
+    port: int
+    log_file: Path
+    durable: bool = True
+    """False for throw-away test clusters: no fsync, so tests do not wait on the disk."""
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def database_url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(find_bindir() / args[0]), *args[1:]]
+        if _running_as_root():
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            raise PostgresError(f"{args[0]} failed ({result.returncode}): {result.stderr.strip() or result.stdout}")
+        return result
+
+    def _prepare_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch(exist_ok=True)
+        if _running_as_root():
+            account = pwd.getpwnam(SERVER_USER)
+            for path in (self.data_dir, self.log_file):
+                os.chown(path, account.pw_uid, account.pw_gid)
+            if not _server_user_can_reach(self.log_file.parent):
+                raise PostgresError(f"the {SERVER_USER} account cannot reach {self.log_file.parent}")
+        self.data_dir.chmod(0o700)
+
+    @property
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init(self) -> bool:
+        """Create the cluster if it is not there yet; True if it was created now."""
+        self._prepare_dirs()
+        if self.initialized:
+            return False
+        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+        return True
+
+    def is_running(self) -> bool:
+        if not self.initialized:
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+        )
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+
+    def create_database(self, name: str) -> bool:
+        """Create `name` if missing; True if created now."""
+        psql = [
+            str(find_bindir() / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-Atq",
+        ]
+        exists = subprocess.run(
+            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if exists:
+            return False
+        subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], capture_output=True, text=True, check=True)
+        return True
+
+
+def temporary(port: int) -> LocalPostgres:
+    """A throw-away cluster for tests, in a directory the server account can reach."""
+    base = Path(tempfile.mkdtemp(prefix="hubstream-pg-"))
+    base.chmod(0o755)
+    return LocalPostgres(data_dir=base / "data", port=port, log_file=base / "postgres.log", durable=False)

@@ -1,0 +1,1 @@
+"""hubstream's services: catalog, ingest, versioning, and the runtime they share."""

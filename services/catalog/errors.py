@@ -1,0 +1,24 @@
+"""The catalog's error codes, sent as `X-Error-Code` (the Hub client keys on some of them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from services.runtime.errors import ApiError
+
+CatalogErrorCode = Literal[
+    "RepoNotFound",  # missing or not visible to the caller: the Hub never reveals private repos
+    "RepoExists",
+    "InvalidName",
+    "Forbidden",
+    "Unauthorized",
+    "ValidationError",
+    "InvalidJson",
+    "NotFound",
+    "MethodNotAllowed",
+    "InternalError",
+]
+
+
+def catalog_error(status: int, code: CatalogErrorCode, message: str, **extra: object) -> ApiError:
+    return ApiError(status, code, message, extra=dict(extra))

@@ -1,0 +1,93 @@
+"""Repos: creation and visibility. Files, commits and refs come with the catalog issue."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+from contracts.catalog import RepoCreated
+from services.catalog import store
+from services.catalog.errors import catalog_error
+from services.catalog.names import name_problem
+from services.runtime.auth import Principal
+from services.runtime.outbox import Outbox
+
+REPO_TYPES = ("model", "dataset", "space")
+URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    repo_type: str
+    namespace: str
+    name: str
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def url(self, base: str) -> str:
+        return f"{base.rstrip('/')}/{URL_PREFIX[self.repo_type]}{self.repo_id}"
+
+
+async def can_write_namespace(conn: asyncpg.Connection | asyncpg.Pool, principal: Principal, namespace: str) -> bool:
+    if principal.role == "read":
+        return False
+    if namespace == principal.user:
+        return True
+    role = await store.member_role(conn, namespace, principal.user)
+    return role in ("admin", "write")
+
+
+async def can_read(conn: asyncpg.Connection | asyncpg.Pool, principal: Principal | None, repo: asyncpg.Record) -> bool:
+    if not repo["private"]:
+        return True
+    if principal is None:
+        return False
+    if repo["namespace"] == principal.user:
+        return True
+    return await store.member_role(conn, repo["namespace"], principal.user) is not None
+
+
+async def create_repo(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    principal: Principal,
+    ref: RepoRef,
+    *,
+    private: bool,
+    base_url: str,
+) -> asyncpg.Record:
+    if (problem := name_problem(ref.name, "repo")) is not None:
+        raise catalog_error(400, "InvalidName", problem)
+    if await store.account(conn, ref.namespace) is None:
+        raise catalog_error(404, "NotFound", f"no user or organization named {ref.namespace!r}")
+    if not await can_write_namespace(conn, principal, ref.namespace):
+        raise catalog_error(
+            403, "Forbidden", f"you ({principal.user}) cannot create repos in the namespace {ref.namespace!r}"
+        )
+    row = await store.insert_repo(
+        conn,
+        repo_id=secrets.token_hex(12),
+        repo_type=ref.repo_type,
+        namespace=ref.namespace,
+        name=ref.name,
+        private=private,
+        author=principal.user,
+    )
+    if row is None:
+        # The client reads `url` from the 409 body when exist_ok=True.
+        raise catalog_error(409, "RepoExists", f"You already created this {ref.repo_type} repo", url=ref.url(base_url))
+    await outbox.add(
+        conn,
+        RepoCreated(
+            repo_type=ref.repo_type,  # type: ignore[arg-type]
+            repo_id=ref.repo_id,
+            private=private,
+            author=principal.user,
+            head_sha=row["head_sha"],
+        ),
+    )
+    return row

@@ -1,0 +1,106 @@
+"""Thin views: parse the request, call the domain, shape the Hub's JSON."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from services.catalog import store
+from services.catalog.errors import catalog_error
+from services.catalog.repos import RepoRef, can_read, create_repo
+from services.runtime.auth import require_principal
+from services.runtime.http import json_response, parse_body
+from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None  # type: ignore[attr-defined]
+
+
+async def whoami(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    pool = request.app[POOL]
+    user = await store.account(pool, principal.user)
+    token = await store.token(pool, principal.token_id)
+    orgs = await store.orgs_of(pool, principal.user)
+    return json_response(
+        {
+            "type": "user",
+            "id": principal.user,
+            "name": principal.user,
+            "fullname": user["fullname"] if user else principal.user,
+            "email": user["email"] if user else None,
+            "emailVerified": user is not None and user["email"] is not None,
+            "isPro": False,
+            "canPay": False,
+            "orgs": [
+                {
+                    "type": "org",
+                    "id": o["name"],
+                    "name": o["name"],
+                    "fullname": o["fullname"],
+                    "roleInOrg": o["role"],
+                }
+                for o in orgs
+            ],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {
+                    "displayName": token["display_name"] if token else "token",
+                    "role": "write" if principal.role == "admin" else principal.role,
+                    "createdAt": _iso(token["created_at"]) if token else None,
+                },
+            },
+        }
+    )
+
+
+class CreateRepoBody(BaseModel):
+    # Clients send more (sdk, hardware, resourceGroupId...); those are for spaces and ignored here.
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    organization: str | None = None
+    type: Literal["model", "dataset", "space"] = "model"
+    private: bool | None = None
+    visibility: Literal["public", "private", "protected"] | None = None
+
+
+async def create_repo_view(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    body = await parse_body(request, CreateRepoBody, status=400)
+    private = body.visibility in ("private", "protected") if body.visibility else bool(body.private)
+    ref = RepoRef(body.type, body.organization or principal.user, body.name)
+    base_url = request.app[CONFIG].http.url
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row = await create_repo(conn, request.app[OUTBOX], principal, ref, private=private, base_url=base_url)
+    return json_response({"url": ref.url(base_url), "name": ref.repo_id, "id": row["id"]})
+
+
+async def repo_info(request: web.Request) -> web.Response:
+    repo_type = request.match_info["type"].removesuffix("s")
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    pool = request.app[POOL]
+    row = await store.repo(pool, repo_type, namespace, name)
+    if row is None or not await can_read(pool, request.get(PRINCIPAL), row):
+        # Missing and invisible look the same, as on the Hub.
+        raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")
+    return json_response(
+        {
+            "_id": row["id"],
+            "id": f"{namespace}/{name}",
+            "author": namespace,
+            "sha": row["head_sha"],
+            "private": row["private"],
+            "gated": False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "createdAt": _iso(row["created_at"]),
+            "lastModified": _iso(row["updated_at"]),
+            "siblings": [],
+        }
+    )

@@ -1,0 +1,19 @@
+"""The ingest service's error codes (`X-Error-Code`, and `error_code` on failed sources)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+IngestErrorCode = Literal[
+    "SourceNotFound",
+    "InvalidDatasetUrl",
+    "ValidationError",
+    "InvalidJson",
+    "Unauthorized",
+    "NotFound",
+    "MethodNotAllowed",
+    "InternalError",
+]
+
+# Why an indexing run failed; stored on the source and sent in IndexFailed.
+FailureCode = Literal["DatasetNotFound", "ParquetUnavailable", "CatalogUnavailable", "CatalogError"]

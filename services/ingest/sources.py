@@ -1,0 +1,120 @@
+"""Data sources: asking for an index, and the record clients poll (Nia's shape)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import asyncpg
+
+from contracts.ingest import IndexRequested
+from services.ingest import store
+from services.runtime.errors import ApiError
+from services.runtime.outbox import Outbox
+
+# "owner/name", "name", or a dataset URL on any Hub host: .../datasets/owner/name[/viewer/...]
+_URL = re.compile(r"^https?://[^/]+/datasets/(?P<id>[^/?#\s]+(?:/[^/?#\s]+)?)")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_URL_TAILS = ("viewer", "tree", "blob", "resolve", "discussions")
+
+
+def dataset_from_url(url: str) -> str:
+    """The catalog dataset id that `url` names, or ApiError 422 saying what was expected."""
+    text = url.strip()
+    if match := _URL.match(text):
+        parts = match["id"].split("/")
+        if len(parts) == 2 and parts[1] in _URL_TAILS:
+            parts = parts[:1]
+        text = "/".join(parts)
+    if not _ID.match(text):
+        raise ApiError(
+            422,
+            "InvalidDatasetUrl",
+            f"{url!r} is not a dataset: give 'owner/name' or a dataset URL such as "
+            "https://huggingface.co/datasets/owner/name",
+            details=[{"loc": ["body", "url"], "msg": "not a Hugging Face dataset id or URL", "type": "value_error"}],
+        )
+    return text
+
+
+async def request_index(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    *,
+    dataset: str,
+    config: str | None,
+    is_global: bool,
+    requested_by: str | None,
+) -> asyncpg.Record:
+    """Record (or reuse) the source and ask for an index run; the run happens in an ingest worker.
+
+    A global source is shared: asking again while it is pending, processing or
+    completed returns it as it is ("indexing started or completed"); a failed
+    one is asked again.
+    """
+    if is_global and (existing := await store.global_source(conn, dataset, config)) is not None:
+        existing = await store.lock_source(conn, existing["id"])
+        assert existing is not None
+        if existing["status"] != "failed":
+            return existing
+        row = await store.mark_requested(conn, existing["id"])
+    else:
+        row = await store.insert_source(
+            conn,
+            source_id=uuid.uuid4(),
+            dataset=dataset,
+            config=config,
+            is_global=is_global,
+            requested_by=requested_by,
+        )
+        if row is None:  # a concurrent request created the global source first
+            return await request_index(
+                conn, outbox, dataset=dataset, config=config, is_global=is_global, requested_by=requested_by
+            )
+    await outbox.add(
+        conn, IndexRequested(source_id=row["id"], dataset=dataset, config=config, requested_by=requested_by)
+    )
+    return row
+
+
+async def re_request(conn: asyncpg.Connection, outbox: Outbox, row: asyncpg.Record, *, requested_by: str) -> None:
+    """Ask again for a source that exists (a repo appeared or changed)."""
+    await store.mark_requested(conn, row["id"])
+    await outbox.add(
+        conn,
+        IndexRequested(source_id=row["id"], dataset=row["dataset"], config=row["config"], requested_by=requested_by),
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
+    """A source in Nia's data-source record shape."""
+    dataset: str = row["dataset"]
+    owner, _, name = dataset.rpartition("/")
+    return {
+        "id": str(row["id"]),
+        "dataset_id": name,
+        "url": f"{catalog_url.rstrip('/')}/datasets/{dataset}",
+        "status": row["status"],
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+        "owner": owner or None,
+        "config": row["config"],
+        "description": row["description"],
+        "license": row["license"],
+        "splits": row["splits"],
+        "columns": row["columns"],
+        "row_count": row["row_count"],
+        "indexed_row_count": row["indexed_row_count"],
+        "chunk_count": row["chunk_count"],
+        "sampling_strategy": row["sampling_strategy"],
+        "is_global": row["is_global"],
+        "source_type": "huggingface_dataset",
+        "display_name": dataset,
+        "error": row["error"],
+        "error_code": row["error_code"],
+    }

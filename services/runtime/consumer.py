@@ -1,0 +1,214 @@
+"""A consumer-group member that hands typed events to handlers, once each.
+
+For every record, in partition order:
+
+1. decode the CloudEvents envelope; a record that is not one is a contract
+   failure and goes straight to the dead-letter topic (retrying cannot help);
+2. skip event types nobody subscribed to here (other consumers may want them);
+3. parse the payload with the subscribed model (tolerant of unknown fields);
+   a payload that does not fit is a contract failure as well;
+4. run the handler. A transactional handler runs inside a database
+   transaction that first claims the event in the inbox, so a redelivered
+   event has its effect once. A handler error is retried with exponential
+   backoff up to `max_attempts`, then the record is dead-lettered
+   (`PermanentError` skips the retries);
+5. commit the offset only after the record's outcome is settled, so nothing
+   is lost when the process stops in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from contracts import CloudEvent, ContractError, Event, decode
+from services.runtime import inbox
+from services.runtime.dlq import send_to_dlq
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+class PermanentError(Exception):
+    """The handler can never succeed with this event: dead-letter it without retrying."""
+
+
+@dataclass(frozen=True)
+class Received(Generic[E]):
+    envelope: CloudEvent
+    data: E
+    record: ConsumerRecord
+
+
+TxHandler = Callable[[Received[Any], asyncpg.Connection], Awaitable[None]]
+PlainHandler = Callable[[Received[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    event: type[Event]
+    handler: TxHandler | PlainHandler
+    transactional: bool
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    retries: int = 0
+    dead_lettered: int = 0
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        group: str,
+        bootstrap: str,
+        pool: asyncpg.Pool | None,
+        producer: AIOKafkaProducer,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        backoff_max: float = 5.0,
+        max_records: int = 200,
+        topic_prefix: str = "",
+    ) -> None:
+        self.group = group
+        self._bootstrap = bootstrap
+        self._pool = pool
+        self._producer = producer
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._max_records = max_records
+        self._prefix = topic_prefix
+        self._subscriptions: dict[str, Subscription] = {}
+        self.stats = ConsumerStats()
+        self.ready = asyncio.Event()
+
+    def on(self, event: type[E], handler: Callable[..., Awaitable[None]], *, transactional: bool = True) -> None:
+        """Subscribe `handler` to `event`. Transactional handlers get `(message, conn)`, others `(message)`."""
+        if transactional and self._pool is None:
+            raise ValueError(f"{self.group}: a transactional handler needs a database pool")
+        self._subscriptions[event.event_type] = Subscription(event, handler, transactional)
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({self._prefix + s.event.topic.name for s in self._subscriptions.values()})
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Consume until `stopping` is set, then commit what was handled and leave the group."""
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=300_000,
+        )
+        await consumer.start()
+        self.ready.set()
+        log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))
+        try:
+            while not stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                for tp, records in batches.items():
+                    done = await self._handle_batch(records, stopping)
+                    if done is not None:
+                        await consumer.commit({tp: OffsetAndMetadata(done + 1, "")})
+                    if stopping.is_set():
+                        break
+        finally:
+            await consumer.stop()
+            log.info("consumer %s: stopped", self.group)
+
+    async def _handle_batch(self, records: list[ConsumerRecord], stopping: asyncio.Event) -> int | None:
+        last: int | None = None
+        for record in records:
+            await self.handle(record)
+            last = record.offset
+            if stopping.is_set():
+                break  # finish the record in hand, not the batch
+        return last
+
+    async def handle(self, record: ConsumerRecord) -> str:
+        """Settle one record: handled, duplicate, skipped or dead-lettered."""
+        try:
+            envelope = decode(record.value)
+            subscription = self._subscriptions.get(envelope.type)
+            if subscription is None:
+                return self._count("skipped")
+            message = Received(envelope, subscription.event.parse(envelope.data), record)
+        except ContractError as exc:
+            log.warning(
+                "consumer %s: %s[%d]@%d breaks its contract, sent to %s.dlq: %s",
+                self.group,
+                record.topic,
+                record.partition,
+                record.offset,
+                record.topic,
+                exc,
+            )
+            await send_to_dlq(self._producer, record, group=self.group, kind="contract", error=exc, attempts=0)
+            return self._count("dead_lettered")
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                fresh = await self._dispatch(subscription, message)
+                return self._count("handled" if fresh else "duplicates")
+            except Exception as exc:
+                if isinstance(exc, PermanentError) or attempt >= self._max_attempts:
+                    log.error(
+                        "consumer %s: giving up on %s %s after %d attempt(s), sent to %s.dlq: %s",
+                        self.group,
+                        envelope.type,
+                        envelope.id,
+                        attempt,
+                        record.topic,
+                        exc,
+                    )
+                    await send_to_dlq(
+                        self._producer, record, group=self.group, kind="handler", error=exc, attempts=attempt
+                    )
+                    return self._count("dead_lettered")
+                delay = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+                delay *= random.uniform(0.5, 1.0)  # jitter, so retrying consumers do not move in step
+                log.warning(
+                    "consumer %s: %s %s failed (attempt %d of %d), retrying in %.1f s: %s",
+                    self.group,
+                    envelope.type,
+                    envelope.id,
+                    attempt,
+                    self._max_attempts,
+                    delay,
+                    exc,
+                )
+                self.stats.retries += 1
+                await asyncio.sleep(delay)
+
+    async def _dispatch(self, subscription: Subscription, message: Received[Any]) -> bool:
+        if not subscription.transactional:
+            await subscription.handler(message)  # type: ignore[call-arg]
+            return True
+        assert self._pool is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await inbox.claim(conn, self.group, message.envelope.source, message.envelope.id):
+                return False
+            await subscription.handler(message, conn)  # type: ignore[call-arg]
+            return True
+
+    def _count(self, outcome: str) -> str:
+        setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        return outcome

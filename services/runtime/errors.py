@@ -1,0 +1,102 @@
+"""HTTP errors: one exception type, rendered in each public API's own shape.
+
+Views raise `ApiError(status, code, message)`. The app's error middleware turns
+it, and anything aiohttp or a bug raises, into the shape the API's real
+clients parse (see `ErrorShape`), always with `X-Request-Id` and a stable
+`X-Error-Code`. Never an HTML page, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+# Codes the runtime itself emits; each service adds its own closed list.
+RuntimeErrorCode = str
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def validation_error(exc: ValidationError, *, status: int = 422, where: str = "body") -> ApiError:
+    """A pydantic error as an `ApiError` whose details use FastAPI's `{loc, msg, type}` items."""
+    details = [{"loc": [where, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+    summary = "; ".join(f"{'.'.join(str(p) for p in d['loc'][1:]) or where}: {d['msg']}" for d in details)
+    return ApiError(status, "ValidationError", f"invalid request {where}: {summary}", details=details)
+
+
+def from_http_exception(exc: web.HTTPException) -> ApiError:
+    status = exc.status
+    code = {
+        404: "NotFound",
+        405: "MethodNotAllowed",
+        413: "PayloadTooLarge",
+        415: "UnsupportedMediaType",
+    }.get(
+        status,
+        HTTPStatus(status).phrase.replace(" ", "") if status in HTTPStatus._value2member_map_ else "Error",
+    )
+    if status == 404:
+        message = "no such route: check the method and path"
+    elif status == 405:
+        message = f"method not allowed; allowed: {', '.join(sorted(getattr(exc, 'allowed_methods', ())))}"
+    else:
+        message = exc.text or HTTPStatus(status).phrase
+        if message.startswith(f"{status}: "):
+            message = message[len(f"{status}: ") :]
+    return ApiError(status, code, message)
+
+
+# An error shape renders an ApiError as the JSON body of one public API.
+ErrorShape = Callable[[ApiError], dict[str, Any]]
+
+
+def hub_shape(err: ApiError) -> dict[str, Any]:
+    """Hugging Face Hub: `{"error": message}` (the client also reads X-Error-Code / X-Error-Message)."""
+    return {"error": err.message, **err.extra}
+
+
+def detail_shape(err: ApiError) -> dict[str, Any]:
+    """FastAPI style (Nia, Humanloop): a list of `{loc, msg, type}` for validation, else a string."""
+    return {"detail": err.details if err.details is not None else err.message, **err.extra}
+
+
+def render(err: ApiError, shape: ErrorShape, request_id: str) -> web.Response:
+    headers = {
+        "X-Error-Code": err.code,
+        # Header values must be one line of latin-1; the body carries the full text.
+        "X-Error-Message": err.message.replace("\r", " ")
+        .replace("\n", " ")
+        .encode("latin-1", "replace")
+        .decode("latin-1")[:500],
+        "X-Request-Id": request_id,
+        **err.headers,
+    }
+    return web.Response(
+        status=err.status,
+        body=orjson.dumps(shape(err)),
+        content_type="application/json",
+        headers=headers,
+    )

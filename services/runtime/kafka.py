@@ -1,0 +1,106 @@
+"""Kafka plumbing on aiokafka: producer, topic set-up, partitioning, readiness.
+
+Producers are idempotent (`acks=all`), so a retried send within one producer
+session is written once. We choose the partition ourselves with Kafka's own
+murmur2 rule, so the outbox relay can tell after a crash where an event went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+from contracts.topics import TOPICS, Topic
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka could not be reached; the message says where."""
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for `key` (murmur2, positive)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def make_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
+    options: dict[str, object] = {
+        "bootstrap_servers": bootstrap,
+        "enable_idempotence": True,  # implies acks=all
+        "linger_ms": 5,
+        "request_timeout_ms": 15000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def producer_context(bootstrap: str, **overrides: object) -> AsyncIterator[AIOKafkaProducer]:
+    producer = make_producer(bootstrap, **overrides)
+    try:
+        await producer.start()
+    except KafkaConnectionError as exc:
+        await producer.stop()
+        raise BrokerUnavailable(
+            f"Kafka at {bootstrap} is not reachable ({exc}). "
+            "Start the local stack with `hubstream up`, or set HUBSTREAM_KAFKA."
+        ) from exc
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def admin_context(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        await admin.close()
+        raise BrokerUnavailable(f"Kafka at {bootstrap} is not reachable ({exc}).") from exc
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def check_available(bootstrap: str) -> None:
+    async with admin_context(bootstrap) as admin:
+        await admin.list_topics()
+
+
+async def wait_available(bootstrap: str, *, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await check_available(bootstrap)
+            return
+        except (BrokerUnavailable, KafkaError, OSError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, prefix: str = "") -> list[str]:
+    """Create every topic and its `.dlq` twin that the broker lacks; return the names created."""
+    wanted = {}
+    for topic in topics:
+        wanted[prefix + topic.name] = topic.partitions
+        wanted[prefix + topic.dlq] = topic.partitions
+    async with admin_context(bootstrap) as admin:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, n, 1) for name, n in wanted.items() if name not in existing]
+        if missing:
+            with suppress(TopicAlreadyExistsError):  # another process won the race: what we wanted
+                await admin.create_topics(missing)
+            log.info("created topics: %s", ", ".join(t.name for t in missing))
+        return [t.name for t in missing]

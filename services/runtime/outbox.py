@@ -1,0 +1,273 @@
+"""Transactional outbox: events commit with the state change that causes them.
+
+Writers call `Outbox.add(conn, *events)` inside their transaction. The rows
+become visible to the relay only when that transaction commits, so a rolled
+back change publishes nothing. A NOTIFY (also sent only at commit) wakes the
+relay at once; it polls as well, in case a notification is missed.
+
+Per-aggregate order: writers of one aggregate serialise on its row (SELECT ...
+FOR UPDATE or an UPDATE), so within a key, outbox ids follow commit order, and
+the relay publishes in id order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from contracts import CloudEvent, Event, encode, wrap
+from contracts.envelope import CONTENT_TYPE
+from services.runtime.kafka import partition_for
+
+log = logging.getLogger(__name__)
+
+HEADER_OUTBOX_SOURCE = "outbox.source"
+HEADER_OUTBOX_ID = "outbox.id"
+
+
+class OutboxError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """The writing side, for one service (one schema)."""
+
+    schema: str
+    source: str  # CloudEvents `source` of the events written here
+
+    @property
+    def channel(self) -> str:
+        return f"{self.schema}_outbox"
+
+    async def add(self, conn: asyncpg.Connection, *events: Event) -> list[CloudEvent]:
+        """Record events in the caller's transaction; they are published after it commits."""
+        if not conn.is_in_transaction():
+            raise OutboxError("Outbox.add must run inside the transaction that makes the state change")
+        envelopes = [wrap(event, source=self.source) for event in events]
+        await conn.executemany(
+            "INSERT INTO outbox (event_id, topic, key, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
+            [
+                (env.id, event.topic.name, event.key(), event.event_type, encode(env))
+                for env, event in zip(envelopes, events, strict=True)
+            ],
+        )
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
+        return envelopes
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    id: int
+    topic: str
+    key: str
+    payload: bytes
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to Kafka, in id order, then marks them.
+
+    One relay is active per schema (a PostgreSQL advisory lock); others wait as
+    standbys. A crash between publishing and marking would publish a batch
+    twice; to prevent it, a relay that takes over first reads back the tail of
+    the partitions its pending rows map to and marks the rows it finds there
+    (`recover`). Every message carries `outbox.source` and `outbox.id` headers
+    for that purpose.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        bootstrap: str,
+        outbox: Outbox,
+        *,
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._bootstrap = bootstrap
+        self._outbox = outbox
+        # The outbox keeps canonical topic names; the deployment's prefix is applied when publishing.
+        self._prefix = topic_prefix
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    @property
+    def lock_name(self) -> str:
+        return f"hubstream.outbox.{self._outbox.schema}"
+
+    async def fetch_pending(self, limit: int | None = None) -> list[PendingRow]:
+        rows = await self._pool.fetch(
+            "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            limit or self._batch_size,
+        )
+        return [PendingRow(r["id"], self._prefix + r["topic"], r["key"], r["payload"]) for r in rows]
+
+    async def _partition(self, row: PendingRow) -> int:
+        partitions = await self._producer.partitions_for(row.topic)
+        if not partitions:
+            raise OutboxError(f"topic {row.topic} does not exist on the broker; run `hubstream migrate`")
+        return partition_for(row.key, len(partitions))
+
+    async def publish(self, rows: list[PendingRow]) -> None:
+        """Send rows and wait until the broker has acknowledged every one."""
+        source = self._outbox.schema.encode()
+        futures = []
+        for row in rows:
+            futures.append(
+                await self._producer.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.key.encode(),
+                    partition=await self._partition(row),
+                    headers=[
+                        ("content-type", CONTENT_TYPE.encode()),
+                        (HEADER_OUTBOX_SOURCE, source),
+                        (HEADER_OUTBOX_ID, str(row.id).encode()),
+                    ],
+                )
+            )
+        await asyncio.gather(*futures)
+
+    async def mark(self, ids: list[int]) -> None:
+        await self._pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+    async def relay_once(self) -> int:
+        rows = await self.fetch_pending()
+        if rows:
+            await self.publish(rows)
+            await self.mark([r.id for r in rows])
+            self.published += len(rows)
+        return len(rows)
+
+    async def recover(self) -> int:
+        """Mark pending rows that a previous relay published but did not mark. Returns how many."""
+        pending = await self.fetch_pending(limit=1_000_000)
+        if not pending:
+            return 0
+        by_partition: dict[TopicPartition, set[int]] = {}
+        for row in pending:
+            tp = TopicPartition(row.topic, await self._partition(row))
+            by_partition.setdefault(tp, set()).add(row.id)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            found: set[int] = set()
+            for tp, ids in by_partition.items():
+                found |= await self._published_on(consumer, tp, ids)
+        finally:
+            await consumer.stop()
+        if found:
+            await self.mark(sorted(found))
+            log.warning(
+                "outbox %s: %d event(s) were published before a crash but not marked; marked them now, not sent again",
+                self._outbox.schema,
+                len(found),
+            )
+        return len(found)
+
+    async def _published_on(self, consumer: AIOKafkaConsumer, tp: TopicPartition, pending: set[int]) -> set[int]:
+        # Batches are published and marked one at a time, so every unmarked publication lies after the last
+        # marked one on its partition: read backwards until a message of ours that is not pending.
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        high = (await consumer.end_offsets([tp]))[tp]
+        found: set[int] = set()
+        window = 256
+        while high > begin:
+            low = max(begin, high - window)
+            for record in reversed(await _read_range(consumer, tp, low, high)):
+                outbox_id = self._own_outbox_id(record.headers)
+                if outbox_id is None:
+                    continue
+                if outbox_id not in pending:
+                    return found
+                found.add(outbox_id)
+            high = low
+        return found
+
+    def _own_outbox_id(self, headers: Any) -> int | None:
+        values = dict(headers or ())
+        if values.get(HEADER_OUTBOX_SOURCE) != self._outbox.schema.encode():
+            return None
+        raw = values.get(HEADER_OUTBOX_ID)
+        return int(raw) if raw is not None else None
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Relay until `stopping` is set; survives broker and database outages by retrying."""
+        while not stopping.is_set():
+            try:
+                await self._run_holding_lock(stopping)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, OutboxError) as exc:
+                log.error("outbox relay %s: %s; retrying in 2 s", self._outbox.schema, exc)
+            except Exception as exc:
+                # Kafka errors and anything unexpected: log with the cause, back off, go on.
+                log.exception("outbox relay %s failed: %s; retrying in 2 s", self._outbox.schema, exc)
+            await _sleep_unless(stopping, 2.0)
+
+    async def _run_holding_lock(self, stopping: asyncio.Event) -> None:
+        async with self._pool.acquire() as conn:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.lock_name):
+                log.debug("outbox relay %s: another relay is active; standing by", self._outbox.schema)
+                if await _sleep_unless(stopping, self._poll_interval * 2):
+                    return
+            await conn.add_listener(self._outbox.channel, self._on_notify)
+            try:
+                log.info("outbox relay %s: active", self._outbox.schema)
+                await self.recover()
+                while not stopping.is_set():
+                    if await self.relay_once() >= self._batch_size:
+                        continue  # more waiting: do not sleep
+                    self._wake.clear()
+                    await _wait_any(stopping, self._wake, timeout=self._poll_interval)
+            finally:
+                await conn.remove_listener(self._outbox.channel, self._on_notify)
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.lock_name)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+
+async def _read_range(consumer: AIOKafkaConsumer, tp: TopicPartition, low: int, high: int) -> list[Any]:
+    """Records of `tp` with offsets in [low, high)."""
+    consumer.seek(tp, low)
+    records: list[Any] = []
+    while True:
+        batch = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
+        if not batch:
+            return records  # nothing more to read (the range may hold control records)
+        for record in batch:
+            if record.offset >= high:
+                return records
+            records.append(record)
+        if batch[-1].offset >= high - 1:
+            return records
+
+
+async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True if `stopping` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+        return True
+    except TimeoutError:
+        return False
+
+
+async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

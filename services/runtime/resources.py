@@ -1,0 +1,112 @@
+"""Resources as aiohttp cleanup contexts: acquired at start, released at stop.
+
+Start-up fails fast with a sentence naming what is missing (dataset-viewer's
+"check resources at start" rule); `hubstream serve` prints it and exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+
+from aiohttp import web
+
+from services.runtime import db, migrations
+from services.runtime.deps import ConsumerFactory, Deps
+from services.runtime.kafka import producer_context
+from services.runtime.keys import CONFIG, CONSUMERS, METRICS, MIGRATIONS, OUTBOX, POOL, PRODUCER
+from services.runtime.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+Runnable = Callable[[asyncio.Event], Awaitable[None]]
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    await db.check_available(config.infra.database_url)
+    applied = await migrations.migrate(config.infra.database_url, config.schema, app[MIGRATIONS])
+    if applied:
+        log.info("schema %s: applied %s", config.schema, ", ".join(applied))
+    async with db.pool_context(config.infra.database_url, config.schema) as pool:
+        app[POOL] = pool
+        app[OUTBOX] = Outbox(schema=config.schema, source=config.event_source)
+
+        async def refresh_backlog() -> None:
+            backlog = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            app[METRICS].outbox_backlog.labels(config.service).set(backlog)
+
+        app[METRICS].on_scrape(refresh_backlog)
+        yield
+
+
+async def producer_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with producer_context(app[CONFIG].infra.kafka) as producer:
+        app[PRODUCER] = producer
+        yield
+
+
+def consumers_ctx(open_consumers: ConsumerFactory) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Run the consumers that `open_consumers` gives as background tasks of the app."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        deps = Deps(config=app[CONFIG], pool=app[POOL], producer=app[PRODUCER], outbox=app[OUTBOX])
+        async with open_consumers(deps) as consumers:
+            app[CONSUMERS].extend(consumers)
+
+            async def refresh_stats() -> None:
+                for c in consumers:
+                    for outcome in ("handled", "duplicates", "skipped", "retries", "dead_lettered"):
+                        app[METRICS].consumer_events.labels(c.group, outcome).set(getattr(c.stats, outcome))
+
+            app[METRICS].on_scrape(refresh_stats)
+            async with BackgroundTasks({c.group: c.run for c in consumers}):
+                yield
+
+    return ctx
+
+
+class BackgroundTasks:
+    """Start each runnable as a supervised task; on exit, ask them to stop and wait a grace period."""
+
+    def __init__(self, runnables: dict[str, Runnable]) -> None:
+        self._runnables = runnables
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> asyncio.Event:
+        self._tasks = [
+            asyncio.create_task(supervise(name, run, self._stopping), name=name)
+            for name, run in self._runnables.items()
+        ]
+        return self._stopping
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stopping.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in pending:
+            # Abandoned in-flight work is safe: its transaction rolls back and its offset was not committed.
+            log.warning("%s did not stop within %.0f s; cancelling it", task.get_name(), SHUTDOWN_GRACE_SECONDS)
+            task.cancel()
+        for task in pending:
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+async def supervise(name: str, run: Runnable, stopping: asyncio.Event) -> None:
+    """Run `run` until `stopping`; if it crashes, log why and start it again after a pause."""
+    while not stopping.is_set():
+        try:
+            await run(stopping)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s stopped with an error (%s); restarting in 2 s", name, exc)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=2.0)

@@ -1,0 +1,1 @@
+"""versioning: versioned datasets of datapoints behind Humanloop's datasets API."""

@@ -1,0 +1,150 @@
+"""Session fixtures: a real Kafka broker and a real PostgreSQL for the whole run.
+
+Where they come from, in order:
+1. `HUBSTREAM_KAFKA` / `HUBSTREAM_DATABASE_URL`, if set (a running stack, CI services);
+2. testcontainers, if a Docker engine answers;
+3. processes started from deploy/ (the same code as `hubstream up`).
+
+Tests isolate themselves: each gets its own database and its own topic prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from deploy import broker, postgres
+from services.runtime.kafka import ensure_topics
+from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _docker_available() -> bool:
+    try:
+        import docker  # type: ignore[import-not-found]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("HUBSTREAM_KAFKA"):
+        yield url
+        return
+    if _docker_available():
+        from testcontainers.kafka import KafkaContainer  # type: ignore[import-not-found]
+
+        with KafkaContainer().with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    local = broker.LocalKafka(home=tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port())
+    process = local.start(local.home / "stdout.log")
+    try:
+        local.wait_ready(process)
+        yield local.bootstrap
+    finally:
+        broker.stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A URL to a server's maintenance database; tests get their own databases from it."""
+    if url := os.environ.get("HUBSTREAM_DATABASE_URL"):
+        yield url
+        return
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    cluster = postgres.temporary(free_port())
+    cluster.init()
+    cluster.start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+        subprocess.run(["rm", "-rf", str(cluster.data_dir.parent)], check=False)
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest_asyncio.fixture
+async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    assert name.startswith("test_")  # never touch a database the test did not create
+    admin = await asyncpg.connect(postgres_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(postgres_server_url, name)
+    admin = await asyncpg.connect(postgres_server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def topic_prefix(kafka_bootstrap: str) -> str:
+    """A topic namespace of this test's own, with every contract topic created in it."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    await ensure_topics(kafka_bootstrap, prefix=prefix)
+    return prefix
+
+
+@pytest.fixture
+def make_config(database_url: str, kafka_bootstrap: str, topic_prefix: str):  # type: ignore[no-untyped-def]
+    """Builds a ServiceConfig for a service on this test's database, topics and a free port."""
+    ports: dict[str, int] = {}
+
+    def make(service: str) -> ServiceConfig:
+        port = ports.setdefault(service, free_port())
+        infra = InfraSettings(
+            database_url=database_url,
+            kafka=kafka_bootstrap,
+            topic_prefix=topic_prefix,
+            catalog_url=f"http://127.0.0.1:{ports.setdefault('catalog', free_port())}",
+            ingest_url=f"http://127.0.0.1:{ports.setdefault('ingest', free_port())}",
+            versioning_url=f"http://127.0.0.1:{ports.setdefault('versioning', free_port())}",
+        )
+        return ServiceConfig(service=service, infra=infra, http=HttpSettings(host="127.0.0.1", port=port))
+
+    return make
+
+
+async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll an async predicate until it returns something truthy; fail with a clear message if it never does."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate.__name__}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,159 @@
+"""The outbox publishes what committed, exactly once, in order; nothing of what rolled back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+
+from contracts import decode
+from contracts.ingest import IndexRequested
+from contracts.topics import INGEST_REQUESTS
+from services.runtime import db, migrations
+from services.runtime.kafka import producer_context
+from services.runtime.outbox import Outbox, OutboxError, OutboxRelay
+
+SCHEMA = "ingest"  # any schema with the runtime's tables will do
+
+
+@pytest_asyncio.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrations.migrate(
+        database_url, SCHEMA, migrations.service_migrations(Path("/nonexistent"), SCHEMA, token_copy=False)
+    )
+    async with db.pool_context(database_url, SCHEMA) as pool:
+        yield pool
+
+
+@pytest.fixture
+def outbox() -> Outbox:
+    return Outbox(schema=SCHEMA, source="/hubstream/test")
+
+
+def request(dataset: str, source_id: uuid.UUID | None = None) -> IndexRequested:
+    return IndexRequested(source_id=source_id or uuid.uuid4(), dataset=dataset)
+
+
+async def read_topic(bootstrap: str, topic: str, *, expect: int, settle: float = 1.0) -> list:
+    """Every record on `topic`, waiting until at least `expect` arrived and then `settle` s for extras."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        quiet_until = None
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+            now = asyncio.get_running_loop().time()
+            if len(records) >= expect:
+                quiet_until = quiet_until or now + settle
+                if now >= quiet_until:
+                    return records
+            elif now > deadline:
+                return records
+    finally:
+        await consumer.stop()
+
+
+async def test_committed_events_are_published_once_and_rolled_back_ones_never(
+    pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    kept = request("owner/kept")
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, kept)
+
+    async def change_that_fails() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, request("owner/rolled-back"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await change_that_fails()
+
+    async with producer_context(kafka_bootstrap) as producer:
+        relay = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix)
+        assert await relay.relay_once() == 1
+        assert await relay.relay_once() == 0
+
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=1)
+    assert [decode(r.value).data["dataset"] for r in records] == ["owner/kept"]
+    assert records[0].key == str(kept.source_id).encode()
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_outbox_refuses_to_write_outside_a_transaction(pool: asyncpg.Pool, outbox: Outbox) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(OutboxError, match="inside the transaction"):
+            await outbox.add(conn, request("owner/x"))
+
+
+async def test_a_relay_crash_between_publish_and_mark_does_not_publish_twice(
+    pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    events = [request(f"owner/d{i}") for i in range(30)]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, *events)
+
+    async with producer_context(kafka_bootstrap) as producer:
+        crashed = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=20)
+        batch = await crashed.fetch_pending()
+        await crashed.publish(batch)  # ...and the process dies here, before mark()
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 30
+
+    async with producer_context(kafka_bootstrap) as producer:
+        successor = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=20)
+        assert await successor.recover() == 20
+        while await successor.relay_once():
+            pass
+
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=30)
+    ids = [decode(r.value).id for r in records]
+    assert len(ids) == 30
+    assert len(set(ids)) == 30
+    assert sorted(decode(r.value).data["dataset"] for r in records) == sorted(e.dataset for e in events)
+
+
+async def test_events_of_one_key_arrive_in_commit_order(
+    pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    source_id = uuid.uuid4()
+    for i in range(10):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, request(f"owner/v{i}", source_id))
+    async with producer_context(kafka_bootstrap) as producer:
+        relay = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=3)
+        while await relay.relay_once():
+            pass
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=10)
+    assert [decode(r.value).data["dataset"] for r in records] == [f"owner/v{i}" for i in range(10)]
+
+
+async def test_running_relay_is_woken_by_commit_and_a_second_relay_stands_by(
+    pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    stopping = asyncio.Event()
+    async with producer_context(kafka_bootstrap) as producer:
+        # A long poll interval: only the NOTIFY can make delivery fast.
+        active = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, poll_interval=30)
+        standby = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, poll_interval=0.2)
+        first = asyncio.create_task(active.run(stopping))
+        await asyncio.sleep(1.0)
+        second = asyncio.create_task(standby.run(stopping))
+        await asyncio.sleep(0.5)
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, request("owner/woken"))
+        records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=1, settle=0.5)
+        stopping.set()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=15)
+    assert [decode(r.value).data["dataset"] for r in records] == ["owner/woken"]
+    assert (active.published, standby.published) == (1, 0)
