@@ -1,0 +1,236 @@
+"""The consumer settles every record once: handled, duplicate, skipped or dead-lettered, and moves on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import orjson
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from contracts import encode, wrap
+from contracts.ingest import IndexRequested
+from contracts.topics import INGEST_REQUESTS
+from services.runtime import db, migrations
+from services.runtime.consumer import EventConsumer, PermanentError, Received
+from services.runtime.kafka import producer_context
+from tests.conftest import wait_until
+
+SCHEMA = "ingest"
+
+
+@pytest_asyncio.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrations.migrate(
+        database_url, SCHEMA, migrations.service_migrations(Path("/nonexistent"), SCHEMA, token_copy=False)
+    )
+    async with db.pool_context(database_url, SCHEMA) as pool:
+        await pool.execute("CREATE TABLE effects (dataset text NOT NULL)")
+        yield pool
+
+
+@pytest_asyncio.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    async with producer_context(kafka_bootstrap) as producer:
+        yield producer
+
+
+class Harness:
+    """A consumer running in the background, and ways to feed it and watch it."""
+
+    def __init__(self, consumer: EventConsumer, producer: AIOKafkaProducer, topic: str, pool: asyncpg.Pool):
+        self.consumer = consumer
+        self.producer = producer
+        self.topic = topic
+        self.pool = pool
+
+    async def send_event(self, event: IndexRequested, *, event_id: str | None = None) -> None:
+        envelope = wrap(event, source="/test", event_id=event_id)
+        await self.producer.send_and_wait(self.topic, encode(envelope), key=event.key().encode())
+
+    async def send_raw(self, value: bytes, key: bytes = b"k") -> None:
+        await self.producer.send_and_wait(self.topic, value, key=key)
+
+    async def effects(self) -> list[str]:
+        return [r["dataset"] for r in await self.pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
+
+
+@pytest_asyncio.fixture
+async def harness(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[Harness]:
+    consumer = EventConsumer(
+        group=f"test-{uuid.uuid4().hex[:8]}",
+        bootstrap=kafka_bootstrap,
+        pool=pool,
+        producer=producer,
+        topic_prefix=topic_prefix,
+        max_attempts=3,
+        backoff_base=0.05,
+    )
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        if message.data.dataset.startswith("fail/"):
+            raise RuntimeError(f"cannot handle {message.data.dataset}")
+        if message.data.dataset.startswith("permanent/"):
+            raise PermanentError("this can never work")
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+
+    consumer.on(IndexRequested, record)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stopping))
+    await asyncio.wait_for(consumer.ready.wait(), 20)
+    yield Harness(consumer, producer, topic_prefix + INGEST_REQUESTS.name, pool)
+    stopping.set()
+    await asyncio.wait_for(task, 20)
+
+
+async def dead_letters(bootstrap: str, topic: str, expect: int) -> list:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(found) < expect and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def event(dataset: str) -> IndexRequested:
+    return IndexRequested(source_id=uuid.uuid4(), dataset=dataset)
+
+
+async def test_a_redelivered_event_has_its_effect_once(harness: Harness) -> None:
+    once = event("owner/once")
+    await harness.send_event(once, event_id="same-id")
+    await harness.send_event(once, event_id="same-id")  # redelivery: same source and id
+    await harness.send_event(event("owner/after"))
+    await wait_until(lambda: _count(harness, 3))
+    assert await harness.effects() == ["owner/after", "owner/once"]
+    assert harness.consumer.stats.duplicates == 1
+
+
+async def _count(harness: Harness, settled: int) -> bool:
+    s = harness.consumer.stats
+    return s.handled + s.duplicates + s.dead_lettered + s.skipped >= settled
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "not a CloudEvents object"),
+        (orjson.dumps({"specversion": "1.0", "id": "x"}), "not a CloudEvents 1.0 envelope"),
+        (
+            orjson.dumps(
+                {
+                    "specversion": "1.0",
+                    "id": "x",
+                    "source": "/test",
+                    "type": IndexRequested.event_type,
+                    "data": {"source_id": "not-a-uuid", "dataset": "owner/x"},
+                }
+            ),
+            "does not match the contract",
+        ),
+    ],
+    ids=["bad-json", "json-array", "not-an-envelope", "payload-breaks-contract"],
+)
+async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_handled(
+    harness: Harness, kafka_bootstrap: str, value: bytes, reason: str
+) -> None:
+    await harness.send_raw(value, key=b"poison")
+    await harness.send_event(event("owner/next"))
+    await wait_until(lambda: _count(harness, 2))
+    assert await harness.effects() == ["owner/next"]
+
+    [letter] = await dead_letters(kafka_bootstrap, harness.topic + ".dlq", expect=1)
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert letter.value == value
+    assert letter.key == b"poison"
+    assert headers["dlq.original.topic"] == harness.topic
+    assert headers["dlq.consumer.group"] == harness.consumer.group
+    assert headers["dlq.error.kind"] == "contract"
+    assert reason in headers["dlq.error.message"]
+    assert headers["dlq.attempts"] == "0"
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_consumer_carries_on(
+    harness: Harness, kafka_bootstrap: str
+) -> None:
+    await harness.send_event(event("fail/always"))
+    await harness.send_event(event("permanent/never"))
+    await harness.send_event(event("owner/fine"))
+    await wait_until(lambda: _count(harness, 3))
+    assert await harness.effects() == ["owner/fine"]
+    assert harness.consumer.stats.retries == 2  # 3 attempts for the transient failure, 1 for the permanent one
+
+    letters = await dead_letters(kafka_bootstrap, harness.topic + ".dlq", expect=2)
+    headers = [{k: v.decode() for k, v in r.headers} for r in letters]
+    assert sorted((h["dlq.error.class"], h["dlq.attempts"], h["dlq.error.kind"]) for h in headers) == [
+        ("PermanentError", "1", "handler"),
+        ("RuntimeError", "3", "handler"),
+    ]
+    assert any("cannot handle fail/always" in h["dlq.error.message"] for h in headers)
+    # Nothing the handler wrote before failing survived: its transaction rolled back, inbox claim included.
+    assert await harness.pool.fetchval("SELECT count(*) FROM inbox") == 1
+
+
+async def test_event_types_nobody_subscribed_to_are_skipped(harness: Harness) -> None:
+    other = {
+        "specversion": "1.0",
+        "id": "e1",
+        "source": "/elsewhere",
+        "type": "com.example.something.v1",
+        "data": {"whatever": True},
+    }
+    await harness.send_raw(orjson.dumps(other))
+    await harness.send_event(event("owner/mine"))
+    await wait_until(lambda: _count(harness, 2))
+    assert harness.consumer.stats.skipped == 1
+    assert await harness.effects() == ["owner/mine"]
+
+
+async def test_a_restarted_consumer_resumes_after_what_it_committed(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    topic = topic_prefix + INGEST_REQUESTS.name
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+
+    async def run_until(settled: int) -> EventConsumer:
+        consumer = EventConsumer(
+            group=group, bootstrap=kafka_bootstrap, pool=pool, producer=producer, topic_prefix=topic_prefix
+        )
+        consumer.on(IndexRequested, record)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stopping))
+        await wait_until(lambda: _settled(consumer, settled))
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+        return consumer
+
+    async def _settled(consumer: EventConsumer, n: int) -> bool:
+        return consumer.stats.handled + consumer.stats.duplicates >= n
+
+    for name in ("a", "b"):
+        await producer.send_and_wait(topic, encode(wrap(event(f"owner/{name}"), source="/t")), key=b"k")
+    first = await run_until(2)
+    await producer.send_and_wait(topic, encode(wrap(event("owner/c"), source="/t")), key=b"k")
+    second = await run_until(1)
+    assert (first.stats.handled, second.stats.handled, second.stats.duplicates) == (2, 1, 0)
+    assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY 1")] == [
+        "owner/a",
+        "owner/b",
+        "owner/c",
+    ]
