@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import shutil
 import subprocess
@@ -188,6 +189,8 @@ class LocalKafka:
     def wait_ready(self, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
         from services.runtime.kafka import check_available
 
+        # aiokafka logs every refused connection while the broker boots; those are expected here.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:

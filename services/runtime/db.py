@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ async def wait_available(url: str, *, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.3)
 
 
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # json/jsonb columns in and out as Python values, through orjson.
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
+        )
+
+
 async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections see the service's schema first (then `public`)."""
     await check_available(url)
@@ -58,6 +67,7 @@ async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int
         min_size=min_size,
         max_size=max_size,
         server_settings={"search_path": f"{schema},public", "application_name": f"hubstream-{schema}"},
+        init=_init_connection,
     )
     assert pool is not None
     return pool

@@ -188,19 +188,31 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
     )
 
 
-async def read_json(request: web.Request, *, invalid_status: int = 400) -> Any:
-    """The request body as JSON, or an ApiError saying why it is not."""
+async def read_json(request: web.Request, *, status: int = 400) -> Any:
+    """The request body as JSON, or an ApiError (`status`) saying why it is not.
+
+    FastAPI-style APIs (Nia, Humanloop) answer a malformed body with 422 and a
+    `json_invalid` detail item; the Hub answers 400.
+    """
     raw = await request.read()
     if not raw:
-        raise ApiError(invalid_status, "InvalidJson", "the request body is empty; expected a JSON object")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(invalid_status, "InvalidJson", f"the request body is not valid JSON: {exc}") from exc
+        problem, position = "the request body is empty; expected a JSON object", 0
+    else:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            problem, position = f"the request body is not valid JSON: {exc}", exc.pos
+    raise ApiError(
+        status,
+        "InvalidJson",
+        problem,
+        details=[{"loc": ["body", position], "msg": "JSON decode error", "type": "json_invalid"}],
+    )
 
 
 async def parse_body(request: web.Request, model: type[M], *, status: int = 422) -> M:
-    data = await read_json(request, invalid_status=status if status != 422 else 400)
+    """The body validated by `model`; errors name each field that is wrong."""
+    data = await read_json(request, status=status)
     if not isinstance(data, dict):
         raise ApiError(
             status,

@@ -90,6 +90,15 @@ async def wait_available(bootstrap: str, *, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.5)
 
 
+async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """The partition ids of `topic`, empty if the broker does not have it."""
+    async with admin_context(bootstrap) as admin:
+        [description] = await admin.describe_topics([topic])
+    if description.get("error_code", 0) != 0:
+        return []
+    return sorted(p["partition"] for p in description.get("partitions", []))
+
+
 async def ensure_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, prefix: str = "") -> list[str]:
     """Create every topic and its `.dlq` twin that the broker lacks; return the names created."""
     wanted = {}
