@@ -22,8 +22,8 @@ TOKEN_RESOLVER = web.AppKey("token_resolver", "TokenResolver")
 MIGRATIONS = web.AppKey("migrations", list)
 
 # Per-request values (set by the middlewares).
-REQUEST_ID = "request_id"
-PRINCIPAL = "principal"
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", "Principal")
 
 __all__ = [
     "CONFIG",

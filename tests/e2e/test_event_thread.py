@@ -1,0 +1,132 @@
+"""One thread through all three services: REST -> outbox -> Kafka -> worker -> HTTP -> events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from contracts import decode
+from contracts.topics import INGEST_REQUESTS, INGEST_STATUS
+from services.catalog import identity
+from services.runtime.outbox import Outbox
+from tests.conftest import wait_until
+from tests.e2e.conftest import Stack
+
+
+async def source_status(stack: Stack, source_id: str) -> dict:
+    _, _, body = await stack.call("GET", "ingest", f"/v2/data-sources/{source_id}", token=stack.admin_token)
+    return body
+
+
+async def events_about(stack: Stack, topic: str, key: str, *, expect: int) -> list[str]:
+    """The CloudEvents types on `topic` (this test's prefix) keyed by `key`, in order."""
+    infra = stack.configs["ingest"].infra
+    consumer = AIOKafkaConsumer(infra.topic_prefix + topic, bootstrap_servers=infra.kafka, auto_offset_reset="earliest")
+    await consumer.start()
+    types: list[str] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(types) < expect and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                types += [decode(r.value).type for r in records if r.key == key.encode()]
+    finally:
+        await consumer.stop()
+    return types
+
+
+async def test_an_index_request_runs_through_the_worker_and_follows_the_repo(stack: Stack) -> None:
+    status, _, source = await stack.call(
+        "POST",
+        "ingest",
+        "/v2/huggingface-datasets",
+        token=stack.admin_token,
+        json={"url": "https://huggingface.co/datasets/admin/emotion/viewer"},
+    )
+    assert status == 200
+    assert (source["status"], source["dataset_id"], source["owner"]) == ("pending", "emotion", "admin")
+    source_id = source["id"]
+
+    async def failed() -> dict | None:
+        body = await source_status(stack, source_id)
+        return body if body["status"] == "failed" else None
+
+    body = await wait_until(failed)
+    assert body["error_code"] == "DatasetNotFound"
+    assert "admin/emotion was not found on the catalog" in body["error"]
+
+    # Asking again for the same global source while it has failed asks again; it is the same source.
+    _, _, again = await stack.call(
+        "POST", "ingest", "/v2/huggingface-datasets", token=stack.admin_token, json={"url": "admin/emotion"}
+    )
+    assert again["id"] == source_id
+    await wait_until(failed)
+
+    # The repo appears on the catalog: RepoCreated reaches ingest, which asks again by itself,
+    # and versioning, which records the dataset.
+    status, _, _ = await stack.call(
+        "POST", "catalog", "/api/repos/create", token=stack.admin_token, json={"name": "emotion", "type": "dataset"}
+    )
+    assert status == 200
+
+    async def failed_for_parquet() -> dict | None:
+        body = await source_status(stack, source_id)
+        return body if body["error_code"] == "ParquetUnavailable" and body["status"] == "failed" else None
+
+    body = await wait_until(failed_for_parquet)
+    assert "serves no parquet files" in body["error"]
+
+    requests = await events_about(stack, INGEST_REQUESTS.name, source_id, expect=3)
+    assert requests == ["hubstream.ingest.index.requested.v1"] * 3
+    statuses = await events_about(stack, INGEST_STATUS.name, source_id, expect=6)
+    assert (
+        statuses
+        == [
+            "hubstream.ingest.index.started.v1",
+            "hubstream.ingest.index.failed.v1",
+        ]
+        * 3
+    )
+
+    versioning = stack.configs["versioning"].infra.database_url
+    conn = await asyncpg.connect(versioning)
+    try:
+
+        async def recorded() -> bool:
+            return bool(
+                await conn.fetchval("SELECT count(*) FROM versioning.catalog_datasets WHERE repo_id = 'admin/emotion'")
+            )
+
+        await wait_until(recorded)
+    finally:
+        await conn.close()
+
+
+async def test_a_token_made_on_the_catalog_works_everywhere_until_revoked(stack: Stack) -> None:
+    infra = stack.configs["catalog"].infra
+    conn = await asyncpg.connect(infra.database_url, server_settings={"search_path": "catalog"})
+    outbox = Outbox(schema="catalog", source="/hubstream/catalog")
+    try:
+        async with conn.transaction():
+            await identity.create_user(conn, "bob")
+            issued = await identity.issue_token(conn, outbox, "bob", role="read")
+        status, _, me = await stack.call("GET", "catalog", "/api/whoami-v2", token=issued.token)
+        assert (status, me["name"], me["auth"]["accessToken"]["role"]) == (200, "bob", "read")
+
+        for service in ("ingest", "versioning"):
+            await wait_until(lambda service=service: stack.token_works_on(service, issued.token))
+
+        async with conn.transaction():
+            assert await identity.revoke_token(conn, outbox, issued.token_id)
+        status, _, _ = await stack.call("GET", "catalog", "/api/whoami-v2", token=issued.token)
+        assert status == 401  # the owner refuses it at once
+
+        for service in ("ingest", "versioning"):
+
+            async def refused(service: str = service) -> bool:
+                return not await stack.token_works_on(service, issued.token)
+
+            await wait_until(refused, timeout=10)
+    finally:
+        await conn.close()
