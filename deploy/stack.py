@@ -92,9 +92,10 @@ class Layout:
         return self.home / "admin-token"
 
     def postgres(self) -> postgres.LocalPostgres:
-        return postgres.LocalPostgres(
-            data_dir=postgres.data_dir_for(self.home), port=self.settings.pg_port, log_file=self.logs / "postgres.log"
-        )
+        data_dir = postgres.data_dir_for(self.home)
+        # The server account writes the log: beside the data when the home is closed to it.
+        log_file = self.logs / "postgres.log" if data_dir.is_relative_to(self.home) else data_dir.with_suffix(".log")
+        return postgres.LocalPostgres(data_dir=data_dir, port=self.settings.pg_port, log_file=log_file)
 
     def kafka(self) -> broker.LocalKafka:
         return broker.LocalKafka(
@@ -301,6 +302,11 @@ class Stack:
                     "port": None if self.external_db else self.pg.port,
                     "url": self.database_url().rsplit("@", 1)[-1],
                 },
+                # What operator commands (`hubstream users`, `events tail`...) connect to.
+                "env": {
+                    "HUBSTREAM_DATABASE_URL": self.database_url(),
+                    "HUBSTREAM_KAFKA": self.bootstrap(),
+                },
             }
         )
 
@@ -329,6 +335,18 @@ def _ready(base_url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def operator_settings() -> InfraSettings:
+    """Settings for operator commands: the environment, else the stack `up` runs from this home."""
+    infra = InfraSettings()
+    state = Layout(home=infra.home.resolve(), settings=StackSettings()).read_state()
+    if not state or not pid_alive(state.get("supervisor_pid")):
+        return infra
+    overrides = {k: v for k, v in state.get("env", {}).items() if k not in os.environ}
+    if not overrides:
+        return infra
+    return InfraSettings(**{k.removeprefix("HUBSTREAM_").lower(): v for k, v in overrides.items()})
 
 
 def up() -> int:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 import asyncpg
+from aiokafka.errors import KafkaError
 
 from services.registry import SERVICE_NAMES, definition
 from services.runtime import db, migrations
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except (db.DatabaseUnavailable, BrokerUnavailable, migrations.MigrationError) as exc:
         print(f"hubstream: {exc}", file=sys.stderr)
+        return 1
+    except KafkaError as exc:
+        print(f"hubstream: Kafka did not answer: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -144,6 +148,12 @@ def _run_process(args: argparse.Namespace) -> int:
     return run(definition(args.service))
 
 
+def _infra() -> InfraSettings:
+    from deploy.stack import operator_settings
+
+    return operator_settings()
+
+
 async def migrate_all(infra: InfraSettings, services: Sequence[str] = SERVICE_NAMES) -> int:
     """Create the topics and apply every pending migration; return how many were applied."""
     await db.check_available(infra.database_url)
@@ -160,7 +170,7 @@ def _migrate(args: argparse.Namespace) -> int:
     if unknown:
         print(f"hubstream: unknown service(s) {', '.join(unknown)}; services are {', '.join(SERVICE_NAMES)}")
         return 2
-    applied = asyncio.run(migrate_all(InfraSettings(), args.services or SERVICE_NAMES))
+    applied = asyncio.run(migrate_all(_infra(), args.services or SERVICE_NAMES))
     print(f"hubstream: schemas and topics are current ({applied} migration(s) applied)")
     return 0
 
@@ -194,7 +204,7 @@ def _identity(action):  # type: ignore[no-untyped-def]
 
     def run(args: argparse.Namespace) -> int:
         async def go() -> int:
-            conn, outbox = await _catalog(InfraSettings())
+            conn, outbox = await _catalog(_infra())
             try:
                 async with conn.transaction():
                     return await action(conn, outbox, args)
@@ -270,7 +280,7 @@ def _events_tail(args: argparse.Namespace) -> int:
     from services.runtime.tail import tail
 
     return asyncio.run(
-        tail(InfraSettings(), args.topic, from_beginning=args.from_beginning, limit=args.limit, as_json=args.json)
+        tail(_infra(), args.topic, from_beginning=args.from_beginning, limit=args.limit, as_json=args.json)
     )
 
 

@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from contracts import ContractError, decode
 from contracts.topics import topic_named
-from services.runtime.kafka import topic_partitions
+from services.runtime.kafka import BrokerUnavailable, topic_partitions
 from services.runtime.settings import InfraSettings
 
 
@@ -68,7 +69,11 @@ async def tail(
         return 2
     name = infra.topic_prefix + topic
     consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka, enable_auto_commit=False)
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise BrokerUnavailable(f"Kafka at {infra.kafka} is not reachable ({exc}); is the stack up?") from exc
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
