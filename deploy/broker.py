@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,7 +197,9 @@ class LocalKafka:
             if process.poll() is not None:
                 raise KafkaError(f"the Kafka broker exited with code {process.returncode}; see {self.log_file}")
             try:
-                asyncio.run(check_available(self.bootstrap))
+                # A thread of its own: callers may be inside an event loop (an async test fixture).
+                with ThreadPoolExecutor(1) as pool:
+                    pool.submit(asyncio.run, check_available(self.bootstrap)).result()
                 return
             except Exception as exc:
                 if time.monotonic() > deadline:

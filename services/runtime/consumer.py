@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from contracts import CloudEvent, ContractError, Event, decode
 from services.runtime import inbox
 from services.runtime.dlq import send_to_dlq
+from services.runtime.transport import RecordSink, SourceFactory, kafka_source
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,15 @@ class EventConsumer:
         group: str,
         bootstrap: str,
         pool: asyncpg.Pool | None,
-        producer: AIOKafkaProducer,
+        producer: RecordSink,
         max_attempts: int = 5,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
         max_records: int = 200,
         topic_prefix: str = "",
+        source_factory: SourceFactory | None = None,
     ) -> None:
         self.group = group
-        self._bootstrap = bootstrap
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
@@ -92,6 +92,7 @@ class EventConsumer:
         self._backoff_max = backoff_max
         self._max_records = max_records
         self._prefix = topic_prefix
+        self._open_source = source_factory or kafka_source(bootstrap)
         self._subscriptions: dict[str, Subscription] = {}
         self.stats = ConsumerStats()
         self.ready = asyncio.Event()
@@ -108,14 +109,7 @@ class EventConsumer:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume until `stopping` is set, then commit what was handled and leave the group."""
-        consumer = AIOKafkaConsumer(
-            *self.topics,
-            bootstrap_servers=self._bootstrap,
-            group_id=self.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=300_000,
-        )
+        consumer = self._open_source(self.group, self.topics)
         await consumer.start()
         self.ready.set()
         log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))

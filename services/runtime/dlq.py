@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from contracts.topics import DLQ_SUFFIX
+from services.runtime.transport import RecordSink
 
 HEADER_PREFIX = "dlq."
 MAX_ERROR_BYTES = 4000
@@ -53,7 +53,7 @@ def dead_letter_headers(
 
 
 async def send_to_dlq(
-    producer: AIOKafkaProducer,
+    producer: RecordSink,
     record: ConsumerRecord,
     *,
     group: str,

@@ -1,24 +1,32 @@
-"""The consumer settles every record once: handled, duplicate, skipped or dead-lettered, and moves on."""
+"""The consumer settles every record once: handled, duplicate, skipped or dead-lettered, and moves on.
+
+One behaviour suite, run on the in-memory broker and on real Kafka (FastStream's
+pattern): the memory run pins the logic fast, the Kafka run proves the wiring.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
-from contracts.topics import INGEST_REQUESTS
+from contracts.topics import INGEST_REQUESTS, TOPICS
 from services.runtime import db, migrations
 from services.runtime.consumer import EventConsumer, PermanentError, Received
-from services.runtime.kafka import producer_context
+from services.runtime.kafka import ensure_topics, producer_context
+from services.runtime.memory_broker import MemoryBroker
+from services.runtime.transport import RecordSink, SourceFactory
 from tests.conftest import wait_until
 
 SCHEMA = "ingest"
@@ -34,45 +42,92 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
-@pytest_asyncio.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    async with producer_context(kafka_bootstrap) as producer:
-        yield producer
+@dataclass
+class Transport:
+    """Kafka or memory: how the suite publishes, opens group members and reads a topic back."""
+
+    name: str
+    producer: RecordSink
+    prefix: str
+    source_factory: SourceFactory | None  # None: real Kafka
+    bootstrap: str
+    read: Callable[[str, int], Awaitable[list[ConsumerRecord]]]
+
+
+@pytest_asyncio.fixture(params=["memory", "kafka"])
+async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    if request.param == "memory":
+        broker = MemoryBroker()
+        for topic in TOPICS:
+            broker.create_topic(prefix + topic.name)
+            broker.create_topic(prefix + topic.dlq)
+
+        async def read_memory(topic: str, expect: int) -> list[ConsumerRecord]:
+            return broker.records(topic)
+
+        yield Transport("memory", broker.producer(), prefix, broker.source, "memory", read_memory)
+        return
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    await ensure_topics(bootstrap, prefix=prefix)
+
+    async def read_kafka(topic: str, expect: int) -> list[ConsumerRecord]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        found: list[ConsumerRecord] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + 20
+            while len(found) < expect and asyncio.get_running_loop().time() < deadline:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    found.extend(records)
+        finally:
+            await consumer.stop()
+        return found
+
+    async with producer_context(bootstrap) as producer:
+        yield Transport("kafka", producer, prefix, None, bootstrap, read_kafka)
 
 
 class Harness:
     """A consumer running in the background, and ways to feed it and watch it."""
 
-    def __init__(self, consumer: EventConsumer, producer: AIOKafkaProducer, topic: str, pool: asyncpg.Pool):
+    def __init__(self, consumer: EventConsumer, transport: Transport, pool: asyncpg.Pool):
         self.consumer = consumer
-        self.producer = producer
-        self.topic = topic
+        self.transport = transport
+        self.topic = transport.prefix + INGEST_REQUESTS.name
         self.pool = pool
 
     async def send_event(self, event: IndexRequested, *, event_id: str | None = None) -> None:
         envelope = wrap(event, source="/test", event_id=event_id)
-        await self.producer.send_and_wait(self.topic, encode(envelope), key=event.key().encode())
+        await self.transport.producer.send_and_wait(self.topic, encode(envelope), key=event.key().encode())
 
     async def send_raw(self, value: bytes, key: bytes = b"k") -> None:
-        await self.producer.send_and_wait(self.topic, value, key=key)
+        await self.transport.producer.send_and_wait(self.topic, value, key=key)
+
+    async def dead_letters(self, expect: int) -> list[ConsumerRecord]:
+        return await self.transport.read(self.topic + ".dlq", expect)
 
     async def effects(self) -> list[str]:
         return [r["dataset"] for r in await self.pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
 
 
-@pytest_asyncio.fixture
-async def harness(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, topic_prefix: str
-) -> AsyncIterator[Harness]:
-    consumer = EventConsumer(
-        group=f"test-{uuid.uuid4().hex[:8]}",
-        bootstrap=kafka_bootstrap,
+def make_consumer(
+    transport: Transport, pool: asyncpg.Pool, group: str | None = None, **options: float
+) -> EventConsumer:
+    return EventConsumer(
+        group=group or f"test-{uuid.uuid4().hex[:8]}",
+        bootstrap=transport.bootstrap,
         pool=pool,
-        producer=producer,
-        topic_prefix=topic_prefix,
-        max_attempts=3,
-        backoff_base=0.05,
+        producer=transport.producer,
+        topic_prefix=transport.prefix,
+        source_factory=transport.source_factory,
+        **options,  # type: ignore[arg-type]
     )
+
+
+@pytest_asyncio.fixture
+async def harness(pool: asyncpg.Pool, transport: Transport) -> AsyncIterator[Harness]:
+    consumer = make_consumer(transport, pool, max_attempts=3, backoff_base=0.05)
 
     async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
         if message.data.dataset.startswith("fail/"):
@@ -85,23 +140,9 @@ async def harness(
     stopping = asyncio.Event()
     task = asyncio.create_task(consumer.run(stopping))
     await asyncio.wait_for(consumer.ready.wait(), 20)
-    yield Harness(consumer, producer, topic_prefix + INGEST_REQUESTS.name, pool)
+    yield Harness(consumer, transport, pool)
     stopping.set()
     await asyncio.wait_for(task, 20)
-
-
-async def dead_letters(bootstrap: str, topic: str, expect: int) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 20
-        while len(found) < expect and asyncio.get_running_loop().time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                found.extend(records)
-    finally:
-        await consumer.stop()
-    return found
 
 
 def event(dataset: str) -> IndexRequested:
@@ -145,14 +186,14 @@ async def _count(harness: Harness, settled: int) -> bool:
     ids=["bad-json", "json-array", "not-an-envelope", "payload-breaks-contract"],
 )
 async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_handled(
-    harness: Harness, kafka_bootstrap: str, value: bytes, reason: str
+    harness: Harness, value: bytes, reason: str
 ) -> None:
     await harness.send_raw(value, key=b"poison")
     await harness.send_event(event("owner/next"))
     await wait_until(lambda: _count(harness, 2))
     assert await harness.effects() == ["owner/next"]
 
-    [letter] = await dead_letters(kafka_bootstrap, harness.topic + ".dlq", expect=1)
+    [letter] = await harness.dead_letters(expect=1)
     headers = {k: v.decode() for k, v in letter.headers}
     assert letter.value == value
     assert letter.key == b"poison"
@@ -164,7 +205,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_handled(
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_consumer_carries_on(
-    harness: Harness, kafka_bootstrap: str
+    harness: Harness,
 ) -> None:
     await harness.send_event(event("fail/always"))
     await harness.send_event(event("permanent/never"))
@@ -173,7 +214,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_consumer_
     assert await harness.effects() == ["owner/fine"]
     assert harness.consumer.stats.retries == 2  # 3 attempts for the transient failure, 1 for the permanent one
 
-    letters = await dead_letters(kafka_bootstrap, harness.topic + ".dlq", expect=2)
+    letters = await harness.dead_letters(expect=2)
     headers = [{k: v.decode() for k, v in r.headers} for r in letters]
     assert sorted((h["dlq.error.class"], h["dlq.attempts"], h["dlq.error.kind"]) for h in headers) == [
         ("PermanentError", "1", "handler"),
@@ -199,19 +240,15 @@ async def test_event_types_nobody_subscribed_to_are_skipped(harness: Harness) ->
     assert await harness.effects() == ["owner/mine"]
 
 
-async def test_a_restarted_consumer_resumes_after_what_it_committed(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, topic_prefix: str
-) -> None:
+async def test_a_restarted_consumer_resumes_after_what_it_committed(pool: asyncpg.Pool, transport: Transport) -> None:
     group = f"test-{uuid.uuid4().hex[:8]}"
-    topic = topic_prefix + INGEST_REQUESTS.name
+    topic = transport.prefix + INGEST_REQUESTS.name
 
     async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
         await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
 
     async def run_until(settled: int) -> EventConsumer:
-        consumer = EventConsumer(
-            group=group, bootstrap=kafka_bootstrap, pool=pool, producer=producer, topic_prefix=topic_prefix
-        )
+        consumer = make_consumer(transport, pool, group)
         consumer.on(IndexRequested, record)
         stopping = asyncio.Event()
         task = asyncio.create_task(consumer.run(stopping))
@@ -224,9 +261,9 @@ async def test_a_restarted_consumer_resumes_after_what_it_committed(
         return consumer.stats.handled + consumer.stats.duplicates >= n
 
     for name in ("a", "b"):
-        await producer.send_and_wait(topic, encode(wrap(event(f"owner/{name}"), source="/t")), key=b"k")
+        await transport.producer.send_and_wait(topic, encode(wrap(event(f"owner/{name}"), source="/t")), key=b"k")
     first = await run_until(2)
-    await producer.send_and_wait(topic, encode(wrap(event("owner/c"), source="/t")), key=b"k")
+    await transport.producer.send_and_wait(topic, encode(wrap(event("owner/c"), source="/t")), key=b"k")
     second = await run_until(1)
     assert (first.stats.handled, second.stats.handled, second.stats.duplicates) == (2, 1, 0)
     assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY 1")] == [

@@ -1,0 +1,70 @@
+"""What the consumer and the relay need from a broker, so tests can swap Kafka for memory.
+
+Kafka (aiokafka) is the real transport; `memory_broker.MemoryBroker` is the
+in-memory one that the behaviour suite in tests/runtime also runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
+
+
+class RecordSource(Protocol):
+    """A consumer-group member's view of its topics (AIOKafkaConsumer has this shape)."""
+
+    async def start(self) -> None: ...
+
+    async def getmany(
+        self, *, timeout_ms: int, max_records: int | None
+    ) -> dict[TopicPartition, list[ConsumerRecord]]: ...
+
+    async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class RecordSink(Protocol):
+    """Where records are published (AIOKafkaProducer has this shape)."""
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Any: ...
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Any: ...
+
+    async def partitions_for(self, topic: str) -> set[int]: ...
+
+
+SourceFactory = Callable[[str, list[str]], RecordSource]
+"""Opens a group member: (group id, topics) -> source."""
+
+
+def kafka_source(bootstrap: str) -> SourceFactory:
+    def open_source(group: str, topics: list[str]) -> RecordSource:
+        return AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            # Offsets are committed by hand, after each record's outcome is settled.
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=300_000,
+        )
+
+    return open_source
