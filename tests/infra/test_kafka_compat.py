@@ -15,6 +15,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from deploy import broker
 from services.runtime.kafka import admin_context, partition_for, producer_context, topic_partitions
+from tests.conftest import wait_until
 
 
 def test_the_pom_pins_the_broker_line_we_verified() -> None:
@@ -29,7 +30,11 @@ async def test_admin_idempotent_produce_group_commit_and_resume(kafka_bootstrap:
     topic = f"compat.{uuid.uuid4().hex[:8]}"
     async with admin_context(kafka_bootstrap) as admin:
         await admin.create_topics([NewTopic(topic, 3, 1)])
-    assert await topic_partitions(kafka_bootstrap, topic) == [0, 1, 2]
+
+    async def described() -> list[int]:  # the broker's metadata may trail the controller by a moment
+        return await topic_partitions(kafka_bootstrap, topic)
+
+    assert await wait_until(described) == [0, 1, 2]
 
     async with producer_context(kafka_bootstrap) as producer:  # idempotent, acks=all
         for i in range(6):
