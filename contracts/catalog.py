@@ -71,7 +71,7 @@ class _TokenEvent(Event):
     )
 
     def key(self) -> str:
-        return self.user
+        return self.token_id
 
 
 class TokenCreated(_TokenEvent):

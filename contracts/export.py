@@ -302,9 +302,18 @@ def _kafka_channel_binding(topic: Topic, name: str) -> dict[str, Any]:
             "topic": name,
             "partitions": topic.partitions,
             "replicas": 1,
+            **({"topicConfiguration": _topic_configuration(topic)} if topic.config and name == topic.name else {}),
             "bindingVersion": KAFKA_BINDING_VERSION,
         }
     }
+
+
+def _topic_configuration(topic: Topic) -> dict[str, Any]:
+    # The binding's typed fields: retention.ms is an integer, cleanup.policy a list.
+    typed: dict[str, Any] = {}
+    for key, value in topic.config:
+        typed[key] = [value] if key == "cleanup.policy" else int(value)
+    return typed
 
 
 def _kafka_message_binding(topic: Topic) -> dict[str, Any]:

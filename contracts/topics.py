@@ -20,6 +20,8 @@ class Topic:
     producers: tuple[str, ...]
     """Services that publish here; "any" means outside systems may publish too."""
     partitions: int = 3
+    config: tuple[tuple[str, str], ...] = ()
+    """Kafka topic configuration set at creation (retention, compaction)."""
 
     @property
     def dlq(self) -> str:
@@ -31,12 +33,17 @@ CATALOG_REPOS = Topic(
     description="Lifecycle of catalog repos (models, datasets, spaces): created, updated, deleted.",
     key='repo id with its type, e.g. "datasets/owner/name"',
     producers=("catalog",),
+    # Kept for good: a consumer group that starts later (a new service) rebuilds its view of the repos from here.
+    config=(("retention.ms", "-1"),),
 )
 CATALOG_IDENTITY = Topic(
     name="hubstream.catalog.identity",
     description="Access tokens created and revoked; other services keep their own copy from it.",
-    key="user name",
+    key="token id",
     producers=("catalog",),
+    # Compacted by token: the newest event of each token (its revocation, if any) is kept for good, so a new
+    # copy starts complete and a revoked token can never come back.
+    config=(("cleanup.policy", "compact"),),
 )
 INGEST_REQUESTS = Topic(
     name="hubstream.ingest.requests",

@@ -101,13 +101,18 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
 
 async def ensure_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, prefix: str = "") -> list[str]:
     """Create every topic and its `.dlq` twin that the broker lacks; return the names created."""
-    wanted = {}
+    wanted: dict[str, NewTopic] = {}
     for topic in topics:
-        wanted[prefix + topic.name] = topic.partitions
-        wanted[prefix + topic.dlq] = topic.partitions
+        wanted[prefix + topic.name] = NewTopic(
+            prefix + topic.name, topic.partitions, 1, topic_configs=dict(topic.config)
+        )
+        # Dead letters wait for a person: kept until someone replays or drops them.
+        wanted[prefix + topic.dlq] = NewTopic(
+            prefix + topic.dlq, topic.partitions, 1, topic_configs={"retention.ms": "-1"}
+        )
     async with admin_context(bootstrap) as admin:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, n, 1) for name, n in wanted.items() if name not in existing]
+        missing = [new for name, new in wanted.items() if name not in existing]
         if missing:
             with suppress(TopicAlreadyExistsError):  # another process won the race: what we wanted
                 await admin.create_topics(missing)

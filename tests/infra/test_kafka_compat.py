@@ -11,10 +11,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
+from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS, TOPICS
 from deploy import broker
-from services.runtime.kafka import admin_context, partition_for, producer_context, topic_partitions
+from services.runtime.kafka import admin_context, ensure_topics, partition_for, producer_context, topic_partitions
 from tests.conftest import wait_until
 
 
@@ -77,3 +79,21 @@ async def test_admin_idempotent_produce_group_commit_and_resume(kafka_bootstrap:
         assert await consumer.committed(tp) == (await consumer.end_offsets([tp]))[tp]
     finally:
         await consumer.stop()
+
+
+async def test_topics_are_created_with_the_configuration_the_contracts_declare(kafka_bootstrap: str) -> None:
+    prefix = f"cfg{uuid.uuid4().hex[:6]}."
+    created = await ensure_topics(kafka_bootstrap, prefix=prefix)
+    assert len(created) == 2 * len(TOPICS)
+    assert await ensure_topics(kafka_bootstrap, prefix=prefix) == []  # idempotent
+    async with admin_context(kafka_bootstrap) as admin:
+        names = [prefix + CATALOG_IDENTITY.name, prefix + CATALOG_REPOS.name, prefix + INGEST_REQUESTS.dlq]
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    configs: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for resource in response.resources:
+            _, _, _, name, entries = resource[:5]
+            configs[name] = {entry[0]: entry[1] for entry in entries}
+    assert configs[names[0]]["cleanup.policy"] == "compact"
+    assert configs[names[1]]["retention.ms"] == "-1"
+    assert configs[names[2]]["retention.ms"] == "-1"
