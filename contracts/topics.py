@@ -60,13 +60,13 @@ INGEST_STATUS = Topic(
 VERSIONING_DELTAS = Topic(
     name="hubstream.versioning.deltas",
     description="Datapoint deltas (set/add/remove) requested for a versioned dataset. Any system may publish.",
-    key="dataset id",
+    key="dataset path (Humanloop's path, e.g. folder/test-questions)",
     producers=("versioning", "any"),
 )
 VERSIONING_VERSIONS = Topic(
     name="hubstream.versioning.versions",
     description="Versions of versioned datasets created by applied deltas.",
-    key="dataset id",
+    key="dataset path (Humanloop's path, e.g. folder/test-questions)",
     producers=("versioning",),
 )
 
