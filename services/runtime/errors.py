@@ -16,9 +16,6 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-# Codes the runtime itself emits; each service adds its own closed list.
-RuntimeErrorCode = str
-
 
 class ApiError(Exception):
     def __init__(

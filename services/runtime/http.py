@@ -17,7 +17,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -239,6 +238,3 @@ class AccessLogger(AbstractAccessLogger):
             time * 1000,
             request.get(REQUEST_ID, "-"),
         )
-
-
-Runner = Callable[[], Awaitable[None]]

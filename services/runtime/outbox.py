@@ -114,11 +114,11 @@ class OutboxRelay:
         )
         return [PendingRow(r["id"], self._prefix + r["topic"], r["key"], r["payload"]) for r in rows]
 
-    async def _partition(self, row: PendingRow) -> int:
-        partitions = await self._producer.partitions_for(row.topic)
+    async def _partition(self, topic: str, key: str) -> int:
+        partitions = await self._producer.partitions_for(topic)
         if not partitions:
-            raise OutboxError(f"topic {row.topic} does not exist on the broker; run `hubstream migrate`")
-        return partition_for(row.key, len(partitions))
+            raise OutboxError(f"topic {topic} does not exist on the broker; run `hubstream migrate`")
+        return partition_for(key, len(partitions))
 
     async def publish(self, rows: list[PendingRow]) -> None:
         """Send rows and wait until the broker has acknowledged every one."""
@@ -130,7 +130,7 @@ class OutboxRelay:
                     row.topic,
                     value=row.payload,
                     key=row.key.encode(),
-                    partition=await self._partition(row),
+                    partition=await self._partition(row.topic, row.key),
                     headers=[
                         ("content-type", CONTENT_TYPE.encode()),
                         (HEADER_OUTBOX_SOURCE, source),
@@ -153,13 +153,15 @@ class OutboxRelay:
 
     async def recover(self) -> int:
         """Mark pending rows that a previous relay published but did not mark. Returns how many."""
-        pending = await self.fetch_pending(limit=1_000_000)
+        # Only where each pending row would have gone; payloads stay in the database.
+        pending = await self._pool.fetch("SELECT id, topic, key FROM outbox WHERE published_at IS NULL")
         if not pending:
             return 0
         by_partition: dict[TopicPartition, set[int]] = {}
         for row in pending:
-            tp = TopicPartition(row.topic, await self._partition(row))
-            by_partition.setdefault(tp, set()).add(row.id)
+            topic = self._prefix + row["topic"]
+            tp = TopicPartition(topic, await self._partition(topic, row["key"]))
+            by_partition.setdefault(tp, set()).add(row["id"])
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
