@@ -180,7 +180,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 async def _catalog(infra: InfraSettings) -> tuple[asyncpg.Connection, Outbox]:
     await migrations.migrate(infra.database_url, "catalog", definition("catalog").migrations())
-    conn = await asyncpg.connect(infra.database_url, server_settings={"search_path": "catalog,public"})
+    conn = await db.connect(infra.database_url, server_settings={"search_path": "catalog,public"})
     return conn, Outbox(schema="catalog", source="/hubstream/catalog")
 
 

@@ -27,15 +27,20 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}@{host}"
 
 
-async def check_available(url: str, *, timeout: float = 5.0) -> None:
-    """Raise `DatabaseUnavailable` unless a connection to `url` works now."""
+async def connect(url: str, *, timeout: float = 5.0, **kwargs: object) -> asyncpg.Connection:
+    """A connection, or `DatabaseUnavailable` saying where PostgreSQL was looked for and why it failed."""
     try:
-        conn = await asyncpg.connect(url, timeout=timeout)
+        return await asyncpg.connect(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseUnavailable(
             f"PostgreSQL at {_redact(url)} is not reachable ({exc}). "
             "Start the local stack with `hubstream up`, or set HUBSTREAM_DATABASE_URL."
         ) from exc
+
+
+async def check_available(url: str, *, timeout: float = 5.0) -> None:
+    """Raise `DatabaseUnavailable` unless a connection to `url` works now."""
+    conn = await connect(url, timeout=timeout)
     await conn.close()
 
 

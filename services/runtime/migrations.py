@@ -15,6 +15,8 @@ from pathlib import Path
 
 import asyncpg
 
+from services.runtime import db
+
 log = logging.getLogger(__name__)
 
 RUNTIME_SQL = Path(__file__).with_name("sql")
@@ -65,7 +67,7 @@ async def pending(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
 
 async def migrate(url: str, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply what is pending; return the names applied."""
-    conn = await asyncpg.connect(url, server_settings={"search_path": f"{schema},public"})
+    conn = await db.connect(url, server_settings={"search_path": f"{schema},public"})
     try:
         # Serialise migrators of this schema across processes.
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"hubstream.migrate.{schema}")
