@@ -107,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--limit", type=int, help="stop after this many events")
     tail.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
     tail.set_defaults(run=_events_tail)
+    replay = events.add_parser("replay", help="send a dead-letter topic's messages back to their topic")
+    replay.add_argument("topic", help="e.g. hubstream.ingest.requests.dlq")
+    replay.add_argument("--limit", type=int, help="replay at most this many")
+    replay.set_defaults(run=_events_replay)
 
     contracts = sub.add_parser("contracts", help="event contracts").add_subparsers(metavar="ACTION", required=True)
     export = contracts.add_parser("export", help="write JSON Schema and AsyncAPI into contracts/schema/")
@@ -282,6 +286,17 @@ def _events_tail(args: argparse.Namespace) -> int:
     return asyncio.run(
         tail(_infra(), args.topic, from_beginning=args.from_beginning, limit=args.limit, as_json=args.json)
     )
+
+
+def _events_replay(args: argparse.Namespace) -> int:
+    from services.runtime.replay import replay
+
+    try:
+        asyncio.run(replay(_infra(), args.topic, limit=args.limit))
+    except (ValueError, KeyError) as exc:
+        print(f"hubstream: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _contracts_export(args: argparse.Namespace) -> int:

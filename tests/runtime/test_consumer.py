@@ -26,6 +26,8 @@ from services.runtime import db, migrations
 from services.runtime.consumer import EventConsumer, PermanentError, Received
 from services.runtime.kafka import ensure_topics, producer_context
 from services.runtime.memory_broker import MemoryBroker
+from services.runtime.replay import replay
+from services.runtime.settings import InfraSettings
 from services.runtime.transport import RecordSink, SourceFactory
 from tests.conftest import wait_until
 
@@ -271,3 +273,47 @@ async def test_a_restarted_consumer_resumes_after_what_it_committed(pool: asyncp
         "owner/b",
         "owner/c",
     ]
+
+
+async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
+    pool: asyncpg.Pool, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    broken = True
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        if broken:
+            raise RuntimeError("the handler has a bug")
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+
+    async with producer_context(kafka_bootstrap) as producer:
+        consumer = EventConsumer(
+            group=f"test-{uuid.uuid4().hex[:8]}",
+            bootstrap=kafka_bootstrap,
+            pool=pool,
+            producer=producer,
+            topic_prefix=topic_prefix,
+            max_attempts=1,
+        )
+        consumer.on(IndexRequested, record)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stopping))
+        topic = topic_prefix + INGEST_REQUESTS.name
+        await producer.send_and_wait(topic, encode(wrap(event("owner/late"), source="/t")), key=b"k")
+        await wait_until(lambda: _dead(consumer))
+
+        broken = False  # the fix is deployed
+        infra = InfraSettings(kafka=kafka_bootstrap, topic_prefix=topic_prefix)
+        assert await replay(infra, INGEST_REQUESTS.dlq) == 1
+        assert await replay(infra, INGEST_REQUESTS.dlq) == 0  # nothing is replayed twice
+
+        async def handled() -> bool:
+            return consumer.stats.handled == 1
+
+        await wait_until(handled)
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+    assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects")] == ["owner/late"]
+
+
+async def _dead(consumer: EventConsumer) -> bool:
+    return consumer.stats.dead_lettered == 1
