@@ -161,8 +161,8 @@ class LocalKafka:
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                new_cluster_id(),
+                # "=": a generated id may start with "-", which the tool would read as an option.
+                f"--cluster-id={new_cluster_id()}",
                 "-c",
                 str(props),
                 "--ignore-formatted",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -17,7 +18,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS, TOPICS
 from deploy import broker
 from services.runtime.kafka import admin_context, ensure_topics, partition_for, producer_context, topic_partitions
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 
 
 def test_the_pom_pins_the_broker_line_we_verified() -> None:
@@ -97,3 +98,15 @@ async def test_topics_are_created_with_the_configuration_the_contracts_declare(k
     assert configs[names[0]]["cleanup.policy"] == "compact"
     assert configs[names[1]]["retention.ms"] == "-1"
     assert configs[names[2]]["retention.ms"] == "-1"
+
+
+def test_storage_format_takes_a_cluster_id_that_starts_with_a_dash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One id in 64 starts with "-"; the format step once read it as an option and failed.
+    real = broker.new_cluster_id
+    monkeypatch.setattr(broker, "new_cluster_id", lambda: "-" + real()[1:])
+    local = broker.LocalKafka(home=tmp_path, port=free_port(), controller_port=free_port())
+    assert local.format() is True
+    assert "cluster.id=-" in (tmp_path / "data" / "meta.properties").read_text()
+    assert local.format() is False  # already formatted: left alone
