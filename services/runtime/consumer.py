@@ -9,7 +9,8 @@ For every record, in partition order:
    a payload that does not fit is a contract failure as well;
 4. run the handler. A transactional handler runs inside a database
    transaction that first claims the event in the inbox, so a redelivered
-   event has its effect once. A handler error is retried with exponential
+   event has its effect once (consecutive records share the transaction,
+   each in its own savepoint: one commit per batch, not per record). A handler error is retried with exponential
    backoff up to `max_attempts`, then the record is dead-lettered
    (`PermanentError` skips the retries);
 5. commit the offset only after the record's outcome is settled, so nothing
@@ -22,7 +23,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -127,22 +130,45 @@ class EventConsumer:
             log.info("consumer %s: stopped", self.group)
 
     async def _handle_batch(self, records: list[ConsumerRecord], stopping: asyncio.Event) -> int | None:
-        last: int | None = None
-        for record in records:
-            await self.handle(record)
-            last = record.offset
-            if stopping.is_set():
-                break  # finish the record in hand, not the batch
-        return last
+        """Settle records of one partition in order; return the offset of the last one settled.
 
-    async def handle(self, record: ConsumerRecord) -> str:
-        """Settle one record: handled, duplicate, skipped or dead-lettered."""
+        Consecutive records for transactional handlers share one database transaction, each in a
+        savepoint of its own: a failing record rolls back alone, and the batch pays for one commit
+        instead of one per record. Nothing of the batch is kept if that commit fails, and the
+        offsets are not committed either, so the records come again.
+        """
+        done: int | None = None
+        async with AsyncExitStack() as batch:
+            conn: asyncpg.Connection | None = None
+            for record in records:
+                routed = await self._route(record)
+                if routed is not None:
+                    subscription, message = routed
+                    if subscription.transactional:
+                        if conn is None:
+                            assert self._pool is not None
+                            conn = await batch.enter_async_context(self._pool.acquire())
+                            await batch.enter_async_context(conn.transaction())
+                        await self._settle(record, message, partial(self._in_savepoint, conn, subscription, message))
+                    else:
+                        if conn is not None:  # keep order: what came before commits before this runs
+                            await batch.aclose()
+                            conn = None
+                        await self._settle(record, message, partial(self._plain, subscription, message))
+                done = record.offset
+                if stopping.is_set():
+                    break  # finish the record in hand, not the batch
+        return done
+
+    async def _route(self, record: ConsumerRecord) -> tuple[Subscription, Received[Any]] | None:
+        """The subscription and typed message for `record`; None once it is settled (skipped, dead-lettered)."""
         try:
             envelope = decode(record.value)
             subscription = self._subscriptions.get(envelope.type)
             if subscription is None:
-                return self._count("skipped")
-            message = Received(envelope, subscription.event.parse(envelope.data), record)
+                self._count("skipped")
+                return None
+            return subscription, Received(envelope, subscription.event.parse(envelope.data), record)
         except ContractError as exc:
             log.warning(
                 "consumer %s: %s[%d]@%d breaks its contract, sent to %s.dlq: %s",
@@ -154,14 +180,21 @@ class EventConsumer:
                 exc,
             )
             await send_to_dlq(self._producer, record, group=self.group, kind="contract", error=exc, attempts=0)
-            return self._count("dead_lettered")
+            self._count("dead_lettered")
+            return None
 
+    async def _settle(
+        self, record: ConsumerRecord, message: Received[Any], attempt_once: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """Run the handler with bounded retries and backoff; dead-letter the record if it never succeeds."""
+        envelope = message.envelope
         attempt = 0
         while True:
             attempt += 1
             try:
-                fresh = await self._dispatch(subscription, message)
-                return self._count("handled" if fresh else "duplicates")
+                fresh = await attempt_once()
+                self._count("handled" if fresh else "duplicates")
+                return
             except Exception as exc:
                 if isinstance(exc, PermanentError) or attempt >= self._max_attempts:
                     log.error(
@@ -176,7 +209,8 @@ class EventConsumer:
                     await send_to_dlq(
                         self._producer, record, group=self.group, kind="handler", error=exc, attempts=attempt
                     )
-                    return self._count("dead_lettered")
+                    self._count("dead_lettered")
+                    return
                 delay = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
                 delay *= random.uniform(0.5, 1.0)  # jitter, so retrying consumers do not move in step
                 log.warning(
@@ -192,16 +226,17 @@ class EventConsumer:
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
 
-    async def _dispatch(self, subscription: Subscription, message: Received[Any]) -> bool:
-        if not subscription.transactional:
-            await subscription.handler(message)  # type: ignore[call-arg]
-            return True
-        assert self._pool is not None
-        async with self._pool.acquire() as conn, conn.transaction():
+    async def _in_savepoint(self, conn: asyncpg.Connection, subscription: Subscription, message: Received[Any]) -> bool:
+        """Claim the event in the inbox and apply the handler, in a savepoint of the batch's transaction."""
+        async with conn.transaction():
             if not await inbox.claim(conn, self.group, message.envelope.source, message.envelope.id):
                 return False
             await subscription.handler(message, conn)  # type: ignore[call-arg]
             return True
+
+    async def _plain(self, subscription: Subscription, message: Received[Any]) -> bool:
+        await subscription.handler(message)  # type: ignore[call-arg]
+        return True
 
     def _count(self, outcome: str) -> str:
         setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)

@@ -229,9 +229,10 @@ class OutboxRelay:
                 log.info("outbox relay %s: active", self._outbox.schema)
                 await self.recover()
                 while not stopping.is_set():
+                    # Clear before reading: a NOTIFY that lands while we publish must wake the next wait.
+                    self._wake.clear()
                     if await self.relay_once() >= self._batch_size:
                         continue  # more waiting: do not sleep
-                    self._wake.clear()
                     await _wait_any(stopping, self._wake, timeout=self._poll_interval)
             finally:
                 await conn.remove_listener(self._outbox.channel, self._on_notify)
