@@ -9,8 +9,9 @@ For every record, in partition order:
    a payload that does not fit is a contract failure as well;
 4. run the handler. A transactional handler runs inside a database
    transaction that first claims the event in the inbox, so a redelivered
-   event has its effect once (consecutive records share the transaction,
-   each in its own savepoint: one commit per batch, not per record). A handler error is retried with exponential
+   event has its effect once (consecutive records share one transaction
+   and one inbox statement, so a batch pays for one commit, not one per
+   record; if any of them fails, they are settled one by one instead). A handler error is retried with exponential
    backoff up to `max_attempts`, then the record is dead-lettered
    (`PermanentError` skips the retries);
 5. commit the offset only after the record's outcome is settled, so nothing
@@ -23,7 +24,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -61,6 +61,15 @@ class Subscription:
     event: type[Event]
     handler: TxHandler | PlainHandler
     transactional: bool
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A record with the subscription that takes it and its typed message."""
+
+    record: ConsumerRecord
+    subscription: Subscription
+    message: Received[Any]
 
 
 @dataclass
@@ -130,37 +139,58 @@ class EventConsumer:
             log.info("consumer %s: stopped", self.group)
 
     async def _handle_batch(self, records: list[ConsumerRecord], stopping: asyncio.Event) -> int | None:
-        """Settle records of one partition in order; return the offset of the last one settled.
-
-        Consecutive records for transactional handlers share one database transaction, each in a
-        savepoint of its own: a failing record rolls back alone, and the batch pays for one commit
-        instead of one per record. Nothing of the batch is kept if that commit fails, and the
-        offsets are not committed either, so the records come again.
-        """
+        """Settle records of one partition in order; return the offset of the last one settled."""
         done: int | None = None
-        async with AsyncExitStack() as batch:
-            conn: asyncpg.Connection | None = None
-            for record in records:
-                routed = await self._route(record)
+        run: list[Routed] = []  # consecutive records for transactional handlers
+        for record in records:
+            routed = await self._route(record)
+            if routed is not None and routed.subscription.transactional:
+                run.append(routed)
+            else:
+                if run:  # keep order: what came before settles before this runs
+                    await self._settle_run(run)
+                    run = []
                 if routed is not None:
-                    subscription, message = routed
-                    if subscription.transactional:
-                        if conn is None:
-                            assert self._pool is not None
-                            conn = await batch.enter_async_context(self._pool.acquire())
-                            await batch.enter_async_context(conn.transaction())
-                        await self._settle(record, message, partial(self._in_savepoint, conn, subscription, message))
-                    else:
-                        if conn is not None:  # keep order: what came before commits before this runs
-                            await batch.aclose()
-                            conn = None
-                        await self._settle(record, message, partial(self._plain, subscription, message))
-                done = record.offset
-                if stopping.is_set():
-                    break  # finish the record in hand, not the batch
+                    await self._settle(routed, partial(self._plain, routed))
+            done = record.offset
+            if stopping.is_set():
+                break  # finish the records in hand, not the batch
+        if run:
+            await self._settle_run(run)
         return done
 
-    async def _route(self, record: ConsumerRecord) -> tuple[Subscription, Received[Any]] | None:
+    async def _settle_run(self, run: list[Routed]) -> None:
+        """Settle records for transactional handlers, cheaply when nothing fails.
+
+        First all of them in one transaction with one inbox statement: one commit for the run
+        instead of one per record. If any handler fails, that transaction rolls back and the run
+        is settled record by record, each in a savepoint with its own retries (so a record of a
+        failed run is tried once more than `max_attempts`, on its own).
+        """
+        if len(run) > 1 and await self._settle_at_once(run):
+            return
+        assert self._pool is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            for routed in run:
+                await self._settle(routed, partial(self._in_savepoint, conn, routed))
+
+    async def _settle_at_once(self, run: list[Routed]) -> bool:
+        assert self._pool is not None
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                ids = [(r.message.envelope.source, r.message.envelope.id) for r in run]
+                fresh = await inbox.claim_many(conn, self.group, ids)
+                for routed, is_fresh in zip(run, fresh, strict=True):
+                    if is_fresh:
+                        await routed.subscription.handler(routed.message, conn)  # type: ignore[call-arg]
+        except Exception as exc:
+            log.info("consumer %s: a batch of %d failed (%s); settling it record by record", self.group, len(run), exc)
+            return False
+        for is_fresh in fresh:
+            self._count("handled" if is_fresh else "duplicates")
+        return True
+
+    async def _route(self, record: ConsumerRecord) -> Routed | None:
         """The subscription and typed message for `record`; None once it is settled (skipped, dead-lettered)."""
         try:
             envelope = decode(record.value)
@@ -168,7 +198,7 @@ class EventConsumer:
             if subscription is None:
                 self._count("skipped")
                 return None
-            return subscription, Received(envelope, subscription.event.parse(envelope.data), record)
+            return Routed(record, subscription, Received(envelope, subscription.event.parse(envelope.data), record))
         except ContractError as exc:
             log.warning(
                 "consumer %s: %s[%d]@%d breaks its contract, sent to %s.dlq: %s",
@@ -183,11 +213,9 @@ class EventConsumer:
             self._count("dead_lettered")
             return None
 
-    async def _settle(
-        self, record: ConsumerRecord, message: Received[Any], attempt_once: Callable[[], Awaitable[bool]]
-    ) -> None:
+    async def _settle(self, routed: Routed, attempt_once: Callable[[], Awaitable[bool]]) -> None:
         """Run the handler with bounded retries and backoff; dead-letter the record if it never succeeds."""
-        envelope = message.envelope
+        record, envelope = routed.record, routed.message.envelope
         attempt = 0
         while True:
             attempt += 1
@@ -226,16 +254,17 @@ class EventConsumer:
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
 
-    async def _in_savepoint(self, conn: asyncpg.Connection, subscription: Subscription, message: Received[Any]) -> bool:
-        """Claim the event in the inbox and apply the handler, in a savepoint of the batch's transaction."""
+    async def _in_savepoint(self, conn: asyncpg.Connection, routed: Routed) -> bool:
+        """Claim the event in the inbox and apply the handler, in a savepoint of the run's transaction."""
+        envelope = routed.message.envelope
         async with conn.transaction():
-            if not await inbox.claim(conn, self.group, message.envelope.source, message.envelope.id):
+            if not await inbox.claim(conn, self.group, envelope.source, envelope.id):
                 return False
-            await subscription.handler(message, conn)  # type: ignore[call-arg]
+            await routed.subscription.handler(routed.message, conn)  # type: ignore[call-arg]
             return True
 
-    async def _plain(self, subscription: Subscription, message: Received[Any]) -> bool:
-        await subscription.handler(message)  # type: ignore[call-arg]
+    async def _plain(self, routed: Routed) -> bool:
+        await routed.subscription.handler(routed.message)  # type: ignore[call-arg]
         return True
 
     def _count(self, outcome: str) -> str:

@@ -317,3 +317,35 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
 
 async def _dead(consumer: EventConsumer) -> bool:
     return consumer.stats.dead_lettered == 1
+
+
+async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(
+    pool: asyncpg.Pool, transport: Transport
+) -> None:
+    topic = transport.prefix + INGEST_REQUESTS.name
+    sent = [event(f"owner/d{i:02}") for i in range(20)]
+    sent[7] = event("fail/in-the-middle")
+    for i, e in enumerate(sent):
+        await transport.producer.send_and_wait(topic, encode(wrap(e, source="/t", event_id=f"id-{i}")), key=b"same")
+    await transport.producer.send_and_wait(topic, encode(wrap(sent[3], source="/t", event_id="id-3")), key=b"same")
+
+    consumer = make_consumer(transport, pool, max_attempts=2, backoff_base=0.01)
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+        if message.data.dataset.startswith("fail/"):
+            raise RuntimeError("no")
+
+    consumer.on(IndexRequested, record)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stopping))
+    await wait_until(lambda: _count(Harness(consumer, transport, pool), 21))
+    stopping.set()
+    await asyncio.wait_for(task, 20)
+
+    assert (consumer.stats.handled, consumer.stats.duplicates, consumer.stats.dead_lettered) == (19, 1, 1)
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 19
+    assert await pool.fetchval("SELECT count(DISTINCT dataset) FROM effects") == 19
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 19  # the dead letter is not claimed
+    [letter] = await transport.read(topic + ".dlq", 1)
+    assert dict(letter.headers)["dlq.attempts"] == b"2"
