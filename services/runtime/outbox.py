@@ -114,23 +114,26 @@ class OutboxRelay:
         )
         return [PendingRow(r["id"], self._prefix + r["topic"], r["key"], r["payload"]) for r in rows]
 
-    async def _partition(self, topic: str, key: str) -> int:
+    async def _partition_count(self, topic: str) -> int:
         partitions = await self._producer.partitions_for(topic)
         if not partitions:
             raise OutboxError(f"topic {topic} does not exist on the broker; run `hubstream migrate`")
-        return partition_for(key, len(partitions))
+        return len(partitions)
 
     async def publish(self, rows: list[PendingRow]) -> None:
         """Send rows and wait until the broker has acknowledged every one."""
         source = self._outbox.schema.encode()
+        partitions: dict[str, int] = {}  # partition count per topic, looked up once per batch
         futures = []
         for row in rows:
+            if row.topic not in partitions:
+                partitions[row.topic] = await self._partition_count(row.topic)
             futures.append(
                 await self._producer.send(
                     row.topic,
                     value=row.payload,
                     key=row.key.encode(),
-                    partition=await self._partition(row.topic, row.key),
+                    partition=partition_for(row.key, partitions[row.topic]),
                     headers=[
                         ("content-type", CONTENT_TYPE.encode()),
                         (HEADER_OUTBOX_SOURCE, source),
@@ -160,7 +163,7 @@ class OutboxRelay:
         by_partition: dict[TopicPartition, set[int]] = {}
         for row in pending:
             topic = self._prefix + row["topic"]
-            tp = TopicPartition(topic, await self._partition(topic, row["key"]))
+            tp = TopicPartition(topic, partition_for(row["key"], await self._partition_count(topic)))
             by_partition.setdefault(tp, set()).add(row["id"])
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
         await consumer.start()
