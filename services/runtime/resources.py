@@ -73,8 +73,9 @@ def consumers_ctx(open_consumers: ConsumerFactory) -> Callable[[web.Application]
 class BackgroundTasks:
     """Start each runnable as a supervised task; on exit, ask them to stop and wait a grace period."""
 
-    def __init__(self, runnables: dict[str, Runnable]) -> None:
+    def __init__(self, runnables: dict[str, Runnable], *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         self._runnables = runnables
+        self._grace = grace
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -89,10 +90,10 @@ class BackgroundTasks:
         self._stopping.set()
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        _, pending = await asyncio.wait(self._tasks, timeout=self._grace)
         for task in pending:
             # Abandoned in-flight work is safe: its transaction rolls back and its offset was not committed.
-            log.warning("%s did not stop within %.0f s; cancelling it", task.get_name(), SHUTDOWN_GRACE_SECONDS)
+            log.warning("%s did not stop within %.0f s; cancelling it", task.get_name(), self._grace)
             task.cancel()
         for task in pending:
             with suppress(asyncio.CancelledError):
