@@ -30,29 +30,35 @@ class IssuedToken:
     role: str
 
 
+_KIND_WORDS = {"user": "user", "org": "organization"}
+
+
+async def _create_account(
+    conn: asyncpg.Connection, name: str, kind: str, *, fullname: str, email: str | None, admin: bool
+) -> bool:
+    """Create the account; False if it exists with this kind. Users and orgs share one namespace."""
+    if problem := name_problem(name, _KIND_WORDS[kind]):
+        raise IdentityError(problem)
+    if await store.insert_account(conn, name=name, kind=kind, fullname=fullname, email=email, is_admin=admin):
+        return True
+    existing = await store.account(conn, name)
+    if existing is not None and existing["kind"] != kind:
+        raise IdentityError(
+            f"{name!r} is already the name of {'a user' if existing['kind'] == 'user' else 'an organization'}"
+        )
+    return False
+
+
 async def create_user(
     conn: asyncpg.Connection, name: str, *, fullname: str = "", email: str | None = None, admin: bool = False
 ) -> bool:
-    """Create a user; False if it already exists as a user. An org of that name is an error."""
-    if problem := name_problem(name, "user"):
-        raise IdentityError(problem)
-    if await store.insert_account(conn, name=name, kind="user", fullname=fullname, email=email, is_admin=admin):
-        return True
-    existing = await store.account(conn, name)
-    if existing is not None and existing["kind"] != "user":
-        raise IdentityError(f"{name!r} is already the name of an organization")
-    return False
+    """Create a user; False if it already exists as a user. An organization of that name is an error."""
+    return await _create_account(conn, name, "user", fullname=fullname, email=email, admin=admin)
 
 
 async def create_org(conn: asyncpg.Connection, name: str, *, fullname: str = "") -> bool:
-    if problem := name_problem(name, "organization"):
-        raise IdentityError(problem)
-    if await store.insert_account(conn, name=name, kind="org", fullname=fullname, email=None, is_admin=False):
-        return True
-    existing = await store.account(conn, name)
-    if existing is not None and existing["kind"] != "org":
-        raise IdentityError(f"{name!r} is already the name of a user")
-    return False
+    """Create an organization; False if it already exists as one. A user of that name is an error."""
+    return await _create_account(conn, name, "org", fullname=fullname, email=None, admin=False)
 
 
 async def add_member(conn: asyncpg.Connection, org: str, user: str, role: str = "admin") -> None:

@@ -10,7 +10,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import orjson
@@ -22,7 +21,6 @@ from aiokafka.structs import ConsumerRecord
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS, TOPICS
-from services.runtime import db, migrations
 from services.runtime.consumer import EventConsumer, PermanentError, Received
 from services.runtime.kafka import ensure_topics, producer_context
 from services.runtime.memory_broker import MemoryBroker
@@ -30,18 +28,6 @@ from services.runtime.replay import replay
 from services.runtime.settings import InfraSettings
 from services.runtime.transport import RecordSink, SourceFactory
 from tests.conftest import wait_until
-
-SCHEMA = "ingest"
-
-
-@pytest_asyncio.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrations.migrate(
-        database_url, SCHEMA, migrations.service_migrations(Path("/nonexistent"), SCHEMA, token_copy=False)
-    )
-    async with db.pool_context(database_url, SCHEMA) as pool:
-        await pool.execute("CREATE TABLE effects (dataset text NOT NULL)")
-        yield pool
 
 
 @dataclass

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
 from contracts import decode
 from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS
-from services.runtime import db, migrations
 from services.runtime.kafka import producer_context
 from services.runtime.outbox import Outbox, OutboxError, OutboxRelay
-
-SCHEMA = "ingest"  # any schema with the runtime's tables will do
-
-
-@pytest_asyncio.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrations.migrate(
-        database_url, SCHEMA, migrations.service_migrations(Path("/nonexistent"), SCHEMA, token_copy=False)
-    )
-    async with db.pool_context(database_url, SCHEMA) as pool:
-        yield pool
+from tests.runtime.conftest import SCHEMA
 
 
 @pytest.fixture

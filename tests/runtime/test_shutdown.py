@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
-import pytest_asyncio
 
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS, TOPICS
-from services.runtime import db, migrations
 from services.runtime.consumer import EventConsumer, Received
 from services.runtime.memory_broker import MemoryBroker
 from services.runtime.resources import BackgroundTasks
-
-SCHEMA = "ingest"
-
-
-@pytest_asyncio.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrations.migrate(
-        database_url, SCHEMA, migrations.service_migrations(Path("/nonexistent"), SCHEMA, token_copy=False)
-    )
-    async with db.pool_context(database_url, SCHEMA) as pool:
-        await pool.execute("CREATE TABLE effects (dataset text NOT NULL)")
-        yield pool
 
 
 def memory_broker() -> MemoryBroker:
