@@ -224,7 +224,8 @@ class Stack:
             self.children[spec.name] = Child(spec, self.spawn(spec))
         self.save_state()
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, token: str) -> None:
+        """Until every API is ready and the admin token has reached the services that keep a copy."""
         deadline = time.monotonic() + READY_TIMEOUT
         pending = {spec.service for spec in PROCESSES if spec.http}
         while pending:
@@ -235,7 +236,7 @@ class Stack:
                         + _tail(self.layout.logs / f"{child.spec.name}.log")
                     )
             for service in sorted(pending):
-                if _ready(HttpSettings.for_service(service).url):
+                if _ready(HttpSettings.for_service(service).url) and _token_accepted(service, token):
                     pending.discard(service)
             if self.stopping:
                 raise StackError("interrupted while starting")
@@ -349,6 +350,19 @@ def operator_settings() -> InfraSettings:
     return InfraSettings(**{k.removeprefix("HUBSTREAM_").lower(): v for k, v in overrides.items()})
 
 
+def _token_accepted(service: str, token: str) -> bool:
+    """Whether `service` knows the token yet (ingest and versioning learn it from the identity topic)."""
+    header = {"X-API-KEY": token} if service == "versioning" else {"Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(f"{HttpSettings.for_service(service).url}/api/whoami-v2", headers=header)
+    try:
+        with urllib.request.urlopen(request, timeout=2):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code != 401  # 404 on services without that route: the token itself was accepted
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def up() -> int:
     layout = Layout.from_env()
     existing = layout.read_state()
@@ -371,7 +385,7 @@ def up() -> int:
         stack.start_kafka()
         token = stack.prepare()
         stack.start_services()
-        stack.wait_ready()
+        stack.wait_ready(token)
         _banner(stack, token, time.monotonic() - started)
         stack.supervise()
         return 0
