@@ -51,11 +51,17 @@ async def test_benchmark_measures_both_paths_and_cleans_up(
     out = capsys.readouterr().out
     assert code == 0, out
     rows = [line.split()[:2] for line in out.splitlines()]
+    assert ["raw", "saturation"] in rows, out
+    assert ["hubstream", "drain"] in rows, out
+    assert ["hubstream", "saturation+writers"] in rows, out
     for path in ("raw", "hubstream"):
-        assert [path, "saturation"] in rows, out
         assert [path, "50/s"] in rows, out
-    assert "hubstream/raw throughput" in out
+    assert "hubstream drain/raw throughput" in out
+    assert "hubstream with-writers/raw throughput" in out
     assert "peak RSS" in out
+    # The consumer's instrumentation hooks private steps of EventConsumer: it must still find them.
+    assert "consumer: no records" not in out, out
+    assert "records settled one by one" in out, out
 
     # Its own database is dropped and its topics deleted (topic deletion completes asynchronously).
     assert await _bench_databases(postgres_server_url) <= databases_before
