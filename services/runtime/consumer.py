@@ -29,7 +29,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
 from contracts import CloudEvent, ContractError, Event, decode
 from services.runtime import inbox
@@ -128,12 +128,18 @@ class EventConsumer:
         try:
             while not stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                for tp, records in batches.items():
-                    done = await self._handle_batch(records, stopping)
-                    if done is not None:
-                        await consumer.commit({tp: OffsetAndMetadata(done + 1, "")})
-                    if stopping.is_set():
-                        break
+                settled: dict[TopicPartition, OffsetAndMetadata] = {}
+                try:
+                    for tp, records in batches.items():
+                        done = await self._handle_batch(records, stopping)
+                        if done is not None:
+                            settled[tp] = OffsetAndMetadata(done + 1, "")
+                        if stopping.is_set():
+                            break
+                finally:
+                    # One commit per poll, for every partition settled (a commit costs a broker round trip).
+                    if settled:
+                        await consumer.commit(settled)
         finally:
             await consumer.stop()
             log.info("consumer %s: stopped", self.group)

@@ -156,16 +156,21 @@ class OutboxRelay:
 
     async def recover(self) -> int:
         """Mark pending rows that a previous relay published but did not mark. Returns how many."""
-        # Only where each pending row would have gone; payloads stay in the database.
-        pending = await self._pool.fetch("SELECT id, topic, key FROM outbox WHERE published_at IS NULL")
+        # Only where each pending row would have gone; payloads stay in the database, and a key's rows
+        # share a partition, so the partitioner runs once per key.
+        pending = await self._pool.fetch(
+            "SELECT topic, key, array_agg(id) AS ids FROM outbox WHERE published_at IS NULL GROUP BY topic, key"
+        )
         if not pending:
             return 0
+        counts = {topic: await self._partition_count(self._prefix + topic) for topic in {r["topic"] for r in pending}}
         by_partition: dict[TopicPartition, set[int]] = {}
         for row in pending:
             topic = self._prefix + row["topic"]
-            tp = TopicPartition(topic, partition_for(row["key"], await self._partition_count(topic)))
-            by_partition.setdefault(tp, set()).add(row["id"])
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            tp = TopicPartition(topic, partition_for(row["key"], counts[row["topic"]]))
+            by_partition.setdefault(tp, set()).update(row["ids"])
+        # A short fetch wait: an empty range must not cost the default 500 ms per partition.
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
         await consumer.start()
         try:
             found: set[int] = set()
@@ -250,7 +255,7 @@ async def _read_range(consumer: AIOKafkaConsumer, tp: TopicPartition, low: int, 
     consumer.seek(tp, low)
     records: list[Any] = []
     while True:
-        batch = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
+        batch = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
         if not batch:
             return records  # nothing more to read (the range may hold control records)
         for record in batch:
