@@ -15,7 +15,8 @@ For every record, in partition order:
    backoff up to `max_attempts`, then the record is dead-lettered
    (`PermanentError` skips the retries);
 5. commit the offset only after the record's outcome is settled, so nothing
-   is lost when the process stops in between.
+   is lost when the process stops in between (commits are grouped: at most
+   one every `commit_interval`, and always when the consumer stops or idles).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class EventConsumer:
         max_records: int = 200,
         topic_prefix: str = "",
         source_factory: SourceFactory | None = None,
+        commit_interval: float = 0.2,
     ) -> None:
         self.group = group
         self._pool = pool
@@ -104,6 +106,7 @@ class EventConsumer:
         self._backoff_max = backoff_max
         self._max_records = max_records
         self._prefix = topic_prefix
+        self._commit_interval = commit_interval
         self._open_source = source_factory or kafka_source(bootstrap)
         self._subscriptions: dict[str, Subscription] = {}
         self.stats = ConsumerStats()
@@ -122,24 +125,31 @@ class EventConsumer:
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume until `stopping` is set, then commit what was handled and leave the group."""
         consumer = self._open_source(self.group, self.topics)
+        loop = asyncio.get_running_loop()
         await consumer.start()
         self.ready.set()
         log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))
         try:
-            while not stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                settled: dict[TopicPartition, OffsetAndMetadata] = {}
-                try:
+            settled: dict[TopicPartition, OffsetAndMetadata] = {}
+            last_commit = loop.time()
+            try:
+                while not stopping.is_set():
+                    batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
                     for tp, records in batches.items():
                         done = await self._handle_batch(records, stopping)
                         if done is not None:
                             settled[tp] = OffsetAndMetadata(done + 1, "")
                         if stopping.is_set():
                             break
-                finally:
-                    # One commit per poll, for every partition settled (a commit costs a broker round trip).
-                    if settled:
+                    # A commit is a broker round trip (~7 ms here): commit what is settled at most every
+                    # `commit_interval`. Anything settled but not yet committed when a process dies comes
+                    # again, and the inbox (or the handler's own state) absorbs it.
+                    if settled and (not batches or loop.time() - last_commit >= self._commit_interval):
                         await consumer.commit(settled)
+                        settled, last_commit = {}, loop.time()
+            finally:
+                if settled:
+                    await consumer.commit(settled)
         finally:
             await consumer.stop()
             log.info("consumer %s: stopped", self.group)
