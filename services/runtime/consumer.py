@@ -119,6 +119,11 @@ class EventConsumer:
         self._subscriptions[event.event_type] = Subscription(event, handler, transactional)
 
     @property
+    def subscribed(self) -> list[type[Event]]:
+        """The event types this consumer handles."""
+        return [s.event for s in self._subscriptions.values()]
+
+    @property
     def topics(self) -> list[str]:
         return sorted({self._prefix + s.event.topic.name for s in self._subscriptions.values()})
 
