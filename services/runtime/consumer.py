@@ -30,16 +30,27 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
 from contracts import CloudEvent, ContractError, Event, decode
 from services.runtime import inbox
 from services.runtime.dlq import send_to_dlq
-from services.runtime.transport import RecordSink, SourceFactory, kafka_source
+from services.runtime.transport import RecordSink, RecordSource, SourceFactory, kafka_source
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+
+
+# Failures of the infrastructure rather than of a record: never counted against it, never dead-lettered.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,  # includes a connection that is closed or was lost
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
 
 
 class PermanentError(Exception):
@@ -131,33 +142,47 @@ class EventConsumer:
         """Consume until `stopping` is set, then commit what was handled and leave the group."""
         consumer = self._open_source(self.group, self.topics)
         loop = asyncio.get_running_loop()
-        await consumer.start()
-        self.ready.set()
-        log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))
+        settled: dict[TopicPartition, OffsetAndMetadata] = {}
         try:
-            settled: dict[TopicPartition, OffsetAndMetadata] = {}
+            await consumer.start()
+            self.ready.set()
+            log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))
             last_commit = loop.time()
-            try:
-                while not stopping.is_set():
-                    batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                    for tp, records in batches.items():
-                        done = await self._handle_batch(records, stopping)
-                        if done is not None:
-                            settled[tp] = OffsetAndMetadata(done + 1, "")
-                        if stopping.is_set():
-                            break
-                    # A commit is a broker round trip (~7 ms here): commit what is settled at most every
-                    # `commit_interval`. Anything settled but not yet committed when a process dies comes
-                    # again, and the inbox (or the handler's own state) absorbs it.
-                    if settled and (not batches or loop.time() - last_commit >= self._commit_interval):
-                        await consumer.commit(settled)
-                        settled, last_commit = {}, loop.time()
-            finally:
-                if settled:
-                    await consumer.commit(settled)
+            while not stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                for tp, records in batches.items():
+                    done = await self._handle_batch(records, stopping)
+                    if done is not None:
+                        settled[tp] = OffsetAndMetadata(done + 1, "")
+                    if stopping.is_set():
+                        break
+                # A commit is a broker round trip (~7 ms here): commit what is settled at most every
+                # `commit_interval`. Anything settled but not yet committed when a process dies comes
+                # again, and the inbox (or the handler's own state) absorbs it.
+                if settled and (not batches or loop.time() - last_commit >= self._commit_interval):
+                    await self._commit(consumer, settled)
+                    settled, last_commit = {}, loop.time()
         finally:
-            await consumer.stop()
-            log.info("consumer %s: stopped", self.group)
+            self.ready.clear()
+            try:
+                if settled:
+                    await self._commit(consumer, settled)
+            finally:
+                await consumer.stop()
+                log.info("consumer %s: stopped", self.group)
+
+    async def _commit(self, consumer: RecordSource, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit what is settled of the partitions this member still owns."""
+        assignment = consumer.assignment()
+        owned = {tp: meta for tp, meta in offsets.items() if tp in assignment}
+        if not owned:
+            return
+        try:
+            await consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance moved partitions away meanwhile: their new owner reads from the last commit,
+            # and the inbox absorbs what comes twice.
+            log.info("consumer %s: offsets not committed after a rebalance (%s)", self.group, exc)
 
     async def _handle_batch(self, records: list[ConsumerRecord], stopping: asyncio.Event) -> int | None:
         """Settle records of one partition in order; return the offset of the last one settled."""
@@ -184,16 +209,14 @@ class EventConsumer:
         """Settle records for transactional handlers, cheaply when nothing fails.
 
         First all of them in one transaction with one inbox statement: one commit for the run
-        instead of one per record. If any handler fails, that transaction rolls back and the run
-        is settled record by record, each in a savepoint with its own retries (so a record of a
-        failed run is tried once more than `max_attempts`, on its own).
+        instead of one per record. If a handler fails, that transaction rolls back and the run is
+        settled record by record, each in a transaction of its own with its own retries (so a
+        record of a failed run is tried once more than `max_attempts`, on its own).
         """
         if len(run) > 1 and await self._settle_at_once(run):
             return
-        assert self._pool is not None
-        async with self._pool.acquire() as conn, conn.transaction():
-            for routed in run:
-                await self._settle(routed, partial(self._in_savepoint, conn, routed))
+        for routed in run:
+            await self._settle(routed, partial(self._in_transaction, routed))
 
     async def _settle_at_once(self, run: list[Routed]) -> bool:
         assert self._pool is not None
@@ -204,6 +227,8 @@ class EventConsumer:
                 for routed, is_fresh in zip(run, fresh, strict=True):
                     if is_fresh:
                         await routed.subscription.handler(routed.message, conn)  # type: ignore[call-arg]
+        except INFRASTRUCTURE_ERRORS:
+            raise
         except Exception as exc:
             log.info("consumer %s: a batch of %d failed (%s); settling it record by record", self.group, len(run), exc)
             return False
@@ -244,6 +269,10 @@ class EventConsumer:
                 fresh = await attempt_once()
                 self._count("handled" if fresh else "duplicates")
                 return
+            except INFRASTRUCTURE_ERRORS:
+                # Not this record's fault: stop here, uncommitted, and let the supervisor restart the
+                # consumer once the database (or network) is back. Dead-lettering would lose the event.
+                raise
             except Exception as exc:
                 if isinstance(exc, PermanentError) or attempt >= self._max_attempts:
                     log.error(
@@ -275,10 +304,11 @@ class EventConsumer:
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
 
-    async def _in_savepoint(self, conn: asyncpg.Connection, routed: Routed) -> bool:
-        """Claim the event in the inbox and apply the handler, in a savepoint of the run's transaction."""
+    async def _in_transaction(self, routed: Routed) -> bool:
+        """Claim the event in the inbox and apply the handler, in one transaction."""
+        assert self._pool is not None
         envelope = routed.message.envelope
-        async with conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             if not await inbox.claim(conn, self.group, envelope.source, envelope.id):
                 return False
             await routed.subscription.handler(routed.message, conn)  # type: ignore[call-arg]

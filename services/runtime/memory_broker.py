@@ -153,6 +153,9 @@ class MemorySource:
                 break
         return batches
 
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._positions)
+
     async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         for tp, meta in offsets.items():
             self._broker.commit(self._group, tp, meta.offset)

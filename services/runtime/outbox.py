@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import TopicPartition
 
 from contracts import CloudEvent, Event, encode, wrap
@@ -27,8 +28,13 @@ from services.runtime.kafka import partition_for
 
 log = logging.getLogger(__name__)
 
-HEADER_OUTBOX_SOURCE = "outbox.source"
-HEADER_OUTBOX_ID = "outbox.id"
+HEADER_OUTBOX_SOURCE = "outbox.source"  # the schema whose outbox published it
+HEADER_OUTBOX_ID = "outbox.id"  # the row id (for people; ids restart with a new database)
+HEADER_OUTBOX_EVENT = "outbox.event"  # the CloudEvents id, unique for good: what recovery matches on
+
+# Below the producer's 1 MB request limit: an event that big would block its outbox forever, so the
+# transaction that writes it fails instead, where the caller can see why.
+MAX_EVENT_BYTES = 900_000
 
 
 class OutboxError(RuntimeError):
@@ -51,12 +57,17 @@ class Outbox:
         if not conn.is_in_transaction():
             raise OutboxError("Outbox.add must run inside the transaction that makes the state change")
         envelopes = [wrap(event, source=self.source) for event in events]
+        rows = []
+        for env, event in zip(envelopes, events, strict=True):
+            payload = encode(env)
+            if len(payload) > MAX_EVENT_BYTES:
+                raise OutboxError(
+                    f"{event.event_type} for {event.key()} is {len(payload)} bytes encoded; events are limited to "
+                    f"{MAX_EVENT_BYTES} bytes (carry a reference to large data, not the data)"
+                )
+            rows.append((env.id, event.topic.name, event.key(), event.event_type, payload))
         await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
-            [
-                (env.id, event.topic.name, event.key(), event.event_type, encode(env))
-                for env, event in zip(envelopes, events, strict=True)
-            ],
+            "INSERT INTO outbox (event_id, topic, key, event_type, payload) VALUES ($1, $2, $3, $4, $5)", rows
         )
         await conn.execute("SELECT pg_notify($1, '')", self.channel)
         return envelopes
@@ -65,6 +76,7 @@ class Outbox:
 @dataclass(frozen=True)
 class PendingRow:
     id: int
+    event_id: str
     topic: str
     key: str
     payload: bytes
@@ -77,8 +89,12 @@ class OutboxRelay:
     standbys. A crash between publishing and marking would publish a batch
     twice; to prevent it, a relay that takes over first reads back the tail of
     the partitions its pending rows map to and marks the rows it finds there
-    (`recover`). Every message carries `outbox.source` and `outbox.id` headers
-    for that purpose.
+    (`recover`). Every message carries `outbox.source` and `outbox.event`
+    headers for that purpose.
+
+    The relay reads and marks rows on the connection that holds the lock: if
+    that session dies, the lock goes with it and so does this relay's work,
+    so two relays are never active at once.
     """
 
     def __init__(
@@ -101,50 +117,66 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._lock_conn: asyncpg.Connection | None = None
         self.published = 0
+
+    @property
+    def _db(self) -> asyncpg.Connection | asyncpg.Pool:
+        return self._lock_conn if self._lock_conn is not None else self._pool
 
     @property
     def lock_name(self) -> str:
         return f"hubstream.outbox.{self._outbox.schema}"
 
     async def fetch_pending(self, limit: int | None = None) -> list[PendingRow]:
-        rows = await self._pool.fetch(
-            "SELECT id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        rows = await self._db.fetch(
+            "SELECT id, event_id, topic, key, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
             limit or self._batch_size,
         )
-        return [PendingRow(r["id"], self._prefix + r["topic"], r["key"], r["payload"]) for r in rows]
+        return [PendingRow(r["id"], r["event_id"], self._prefix + r["topic"], r["key"], r["payload"]) for r in rows]
 
     async def _partition_count(self, topic: str) -> int:
-        partitions = await self._producer.partitions_for(topic)
-        if not partitions:
-            raise OutboxError(f"topic {topic} does not exist on the broker; run `hubstream migrate`")
+        try:
+            partitions = await self._producer.partitions_for(topic)
+        except UnknownTopicOrPartitionError as exc:
+            raise OutboxError(f"topic {topic} does not exist on the broker; run `hubstream migrate`") from exc
         return len(partitions)
 
     async def publish(self, rows: list[PendingRow]) -> None:
-        """Send rows and wait until the broker has acknowledged every one."""
+        """Send rows and wait until the broker has acknowledged every one.
+
+        Every send settles before this returns, failed or not: a send still in flight when the
+        relay gives up could land after a successor's recovery and be sent twice.
+        """
         source = self._outbox.schema.encode()
         partitions: dict[str, int] = {}  # partition count per topic, looked up once per batch
-        futures = []
-        for row in rows:
-            if row.topic not in partitions:
-                partitions[row.topic] = await self._partition_count(row.topic)
-            futures.append(
-                await self._producer.send(
-                    row.topic,
-                    value=row.payload,
-                    key=row.key.encode(),
-                    partition=partition_for(row.key, partitions[row.topic]),
-                    headers=[
-                        ("content-type", CONTENT_TYPE.encode()),
-                        (HEADER_OUTBOX_SOURCE, source),
-                        (HEADER_OUTBOX_ID, str(row.id).encode()),
-                    ],
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for row in rows:
+                if row.topic not in partitions:
+                    partitions[row.topic] = await self._partition_count(row.topic)
+                futures.append(
+                    await self._producer.send(
+                        row.topic,
+                        value=row.payload,
+                        key=row.key.encode(),
+                        partition=partition_for(row.key, partitions[row.topic]),
+                        headers=[
+                            ("content-type", CONTENT_TYPE.encode()),
+                            (HEADER_OUTBOX_SOURCE, source),
+                            (HEADER_OUTBOX_ID, str(row.id).encode()),
+                            (HEADER_OUTBOX_EVENT, row.event_id.encode()),
+                        ],
+                    )
                 )
-            )
-        await asyncio.gather(*futures)
+        finally:
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def mark(self, ids: list[int]) -> None:
-        await self._pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+        await self._db.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
 
     async def relay_once(self) -> int:
         rows = await self.fetch_pending()
@@ -158,17 +190,18 @@ class OutboxRelay:
         """Mark pending rows that a previous relay published but did not mark. Returns how many."""
         # Only where each pending row would have gone; payloads stay in the database, and a key's rows
         # share a partition, so the partitioner runs once per key.
-        pending = await self._pool.fetch(
-            "SELECT topic, key, array_agg(id) AS ids FROM outbox WHERE published_at IS NULL GROUP BY topic, key"
+        pending = await self._db.fetch(
+            "SELECT topic, key, array_agg(id) AS ids, array_agg(event_id) AS event_ids "
+            "FROM outbox WHERE published_at IS NULL GROUP BY topic, key"
         )
         if not pending:
             return 0
         counts = {topic: await self._partition_count(self._prefix + topic) for topic in {r["topic"] for r in pending}}
-        by_partition: dict[TopicPartition, set[int]] = {}
+        by_partition: dict[TopicPartition, dict[str, int]] = {}
         for row in pending:
             topic = self._prefix + row["topic"]
             tp = TopicPartition(topic, partition_for(row["key"], counts[row["topic"]]))
-            by_partition.setdefault(tp, set()).update(row["ids"])
+            by_partition.setdefault(tp, {}).update(zip(row["event_ids"], row["ids"], strict=True))
         # A short fetch wait: an empty range must not cost the default 500 ms per partition.
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
         await consumer.start()
@@ -187,7 +220,8 @@ class OutboxRelay:
             )
         return len(found)
 
-    async def _published_on(self, consumer: AIOKafkaConsumer, tp: TopicPartition, pending: set[int]) -> set[int]:
+    async def _published_on(self, consumer: AIOKafkaConsumer, tp: TopicPartition, pending: dict[str, int]) -> set[int]:
+        """Ids of the pending rows (by event id) found at the end of `tp`."""
         # Batches are published and marked one at a time, so every unmarked publication lies after the last
         # marked one on its partition: read backwards until a message of ours that is not pending.
         consumer.assign([tp])
@@ -198,21 +232,21 @@ class OutboxRelay:
         while high > begin:
             low = max(begin, high - window)
             for record in reversed(await _read_range(consumer, tp, low, high)):
-                outbox_id = self._own_outbox_id(record.headers)
-                if outbox_id is None:
+                event_id = self._own_event_id(record.headers)
+                if event_id is None:
                     continue
-                if outbox_id not in pending:
+                if event_id not in pending:
                     return found
-                found.add(outbox_id)
+                found.add(pending[event_id])
             high = low
         return found
 
-    def _own_outbox_id(self, headers: Any) -> int | None:
+    def _own_event_id(self, headers: Any) -> str | None:
         values = dict(headers or ())
         if values.get(HEADER_OUTBOX_SOURCE) != self._outbox.schema.encode():
             return None
-        raw = values.get(HEADER_OUTBOX_ID)
-        return int(raw) if raw is not None else None
+        raw = values.get(HEADER_OUTBOX_EVENT)
+        return raw.decode() if raw is not None else None
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Relay until `stopping` is set; survives broker and database outages by retrying."""
@@ -233,6 +267,7 @@ class OutboxRelay:
                 if await _sleep_unless(stopping, self._poll_interval * 2):
                     return
             await conn.add_listener(self._outbox.channel, self._on_notify)
+            self._lock_conn = conn
             try:
                 log.info("outbox relay %s: active", self._outbox.schema)
                 await self.recover()
@@ -243,6 +278,7 @@ class OutboxRelay:
                         continue  # more waiting: do not sleep
                     await _wait_any(stopping, self._wake, timeout=self._poll_interval)
             finally:
+                self._lock_conn = None
                 await conn.remove_listener(self._outbox.channel, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.lock_name)
 

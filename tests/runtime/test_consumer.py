@@ -335,3 +335,32 @@ async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 19  # the dead letter is not claimed
     [letter] = await transport.read(topic + ".dlq", 1)
     assert dict(letter.headers)["dlq.attempts"] == b"2"
+
+
+async def test_a_lost_database_connection_is_not_the_records_fault(pool: asyncpg.Pool, transport: Transport) -> None:
+    topic = transport.prefix + INGEST_REQUESTS.name
+    await transport.producer.send_and_wait(topic, encode(wrap(event("owner/x"), source="/t")), key=b"k")
+    outage = True
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        if outage:
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    first = make_consumer(transport, pool, group)
+    first.on(IndexRequested, record)
+    with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):
+        await asyncio.wait_for(first.run(asyncio.Event()), 20)  # stops, to be restarted by its supervisor
+    assert (first.stats.dead_lettered, first.stats.retries) == (0, 0)
+
+    outage = False
+    second = make_consumer(transport, pool, group)
+    second.on(IndexRequested, record)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(second.run(stopping))
+    await wait_until(lambda: _count(Harness(second, transport, pool), 1))
+    stopping.set()
+    await asyncio.wait_for(task, 20)
+    assert second.stats.handled == 1
+    assert await transport.read(topic + ".dlq", 0) == []

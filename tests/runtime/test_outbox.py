@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from contracts import decode
+from contracts.catalog import RepoUpdated
 from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS
 from services.runtime.kafka import producer_context
@@ -143,3 +144,31 @@ async def test_running_relay_is_woken_by_commit_and_a_second_relay_stands_by(
         await asyncio.wait_for(asyncio.gather(first, second), timeout=15)
     assert [decode(r.value).data["dataset"] for r in records] == ["owner/woken"]
     assert (active.published, standby.published) == (1, 0)
+
+
+async def test_recovery_is_not_fooled_by_row_ids_of_an_earlier_database(
+    pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    # Row ids restart with a new (or restored) database; the messages of the old one are still on the topic.
+    source_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, request("owner/old", source_id))
+    async with producer_context(kafka_bootstrap) as producer:
+        relay = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix)
+        assert await relay.relay_once() == 1
+        await pool.execute("TRUNCATE outbox RESTART IDENTITY")  # the database starts over
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, request("owner/new", source_id))  # same row id 1, same partition
+        assert await relay.recover() == 0
+        assert await relay.relay_once() == 1
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=2)
+    assert [decode(r.value).data["dataset"] for r in records] == ["owner/old", "owner/new"]
+
+
+async def test_events_too_large_for_the_broker_fail_the_writing_transaction(pool: asyncpg.Pool, outbox: Outbox) -> None:
+    huge = RepoUpdated(repo_type="dataset", repo_id="owner/big", head_sha="0" * 40, changed_paths=["x" * 1000] * 1000)
+    async with pool.acquire() as conn:
+        with pytest.raises(OutboxError, match="bytes encoded; events are limited"):
+            async with conn.transaction():
+                await outbox.add(conn, huge)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
