@@ -16,4 +16,4 @@ IngestErrorCode = Literal[
 ]
 
 # Why an indexing run failed; stored on the source and sent in IndexFailed.
-FailureCode = Literal["DatasetNotFound", "ParquetUnavailable", "CatalogUnavailable", "CatalogError"]
+FailureCode = Literal["DatasetNotFound", "ParquetUnavailable", "CatalogUnavailable", "CatalogError", "InternalError"]

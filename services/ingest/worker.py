@@ -21,7 +21,7 @@ from contracts.ingest import IndexFailed, IndexRequested, IndexStarted
 from services.ingest import store
 from services.ingest.catalog_client import CatalogClient, CatalogUnavailable
 from services.ingest.errors import FailureCode
-from services.runtime.consumer import EventConsumer, Received
+from services.runtime.consumer import INFRASTRUCTURE_ERRORS, EventConsumer, Received
 from services.runtime.deps import Deps
 from services.runtime.outbox import Outbox
 
@@ -51,6 +51,12 @@ async def handle_index_requested(message: Received[IndexRequested], deps: IndexD
         await _run(request, deps)
     except RunFailed as failure:
         await _fail(request, deps, failure.code, str(failure))
+    except INFRASTRUCTURE_ERRORS:
+        raise  # the database or network is down: the request comes again once it is back
+    except Exception as exc:
+        # A bug or an answer we did not expect: the source must not stay `processing` for good.
+        log.exception("indexing %s (source %s) stopped on an internal error", request.dataset, request.source_id)
+        await _fail(request, deps, "InternalError", f"indexing stopped on an internal error ({exc!r}); ask again")
 
 
 async def _start(message: Received[IndexRequested], deps: IndexDeps) -> bool:
@@ -68,9 +74,11 @@ async def _start(message: Received[IndexRequested], deps: IndexDeps) -> bool:
                 is_global=False,
                 requested_by=request.requested_by,
             )
-        elif row["last_request_id"] == message.envelope.id and row["status"] in ("completed", "failed"):
-            log.info("index request %s for %s was already handled; skipping", message.envelope.id, request.dataset)
-            return False
+        elif row["last_request_id"] == message.envelope.id:
+            if row["status"] in ("completed", "failed"):
+                log.info("index request %s for %s was already handled; skipping", message.envelope.id, request.dataset)
+                return False
+            return True  # the same request again (a retry or a redelivery): resume, announced already
         await store.mark_processing(conn, request.source_id, message.envelope.id)
         await deps.outbox.add(conn, IndexStarted(source_id=request.source_id, dataset=request.dataset))
     return True
