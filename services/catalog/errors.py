@@ -14,6 +14,7 @@ CatalogErrorCode = Literal[
     "Unauthorized",
     "ValidationError",
     "InvalidJson",
+    "InvalidInput",  # a value the database cannot store (the HTTP layer's backstop)
     "NotFound",
     "MethodNotAllowed",
     "InternalError",

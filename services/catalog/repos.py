@@ -60,8 +60,9 @@ async def create_repo(
     private: bool,
     base_url: str,
 ) -> asyncpg.Record:
-    if (problem := name_problem(ref.name, "repo")) is not None:
-        raise catalog_error(400, "InvalidName", problem)
+    for value, what in ((ref.namespace, "namespace"), (ref.name, "repo")):
+        if (problem := name_problem(value, what)) is not None:
+            raise catalog_error(400, "InvalidName", problem)
     if await store.account(conn, ref.namespace) is None:
         raise catalog_error(404, "NotFound", f"no user or organization named {ref.namespace!r}")
     if not await can_write_namespace(conn, principal, ref.namespace):

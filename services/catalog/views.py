@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.catalog import store
 from services.catalog.errors import catalog_error
+from services.catalog.names import name_problem
 from services.catalog.repos import RepoRef, can_read, create_repo
 from services.runtime.auth import require_principal
 from services.runtime.http import json_response, parse_body
@@ -83,7 +84,8 @@ async def repo_info(request: web.Request) -> web.Response:
     repo_type = request.match_info["type"].removesuffix("s")
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     pool = request.app[POOL]
-    row = await store.repo(pool, repo_type, namespace, name)
+    valid = name_problem(namespace, "namespace") is None and name_problem(name, "repo") is None
+    row = await store.repo(pool, repo_type, namespace, name) if valid else None
     if row is None or not await can_read(pool, request.get(PRINCIPAL), row):
         # Missing and invisible look the same, as on the Hub.
         raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")

@@ -9,6 +9,7 @@ IngestErrorCode = Literal[
     "InvalidDatasetUrl",
     "ValidationError",
     "InvalidJson",
+    "InvalidInput",  # a value the database cannot store (the HTTP layer's backstop)
     "Unauthorized",
     "NotFound",
     "MethodNotAllowed",

@@ -18,8 +18,8 @@ from services.runtime.keys import CONFIG, OUTBOX, POOL
 class IndexDatasetBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    url: str = Field(min_length=1)
-    config: str | None = None
+    url: str = Field(min_length=1, max_length=2048)
+    config: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
     add_as_global_source: bool = True
 
 

@@ -19,6 +19,7 @@ import time
 import uuid
 from typing import Any, TypeVar
 
+import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -111,6 +112,12 @@ async def _error_middleware(request: web.Request, handler: Any) -> web.StreamRes
         if exc.status < 400:
             raise  # redirects and the like pass through
         return render(from_http_exception(exc), shape, request[REQUEST_ID])
+    except (asyncpg.DataError, asyncpg.ProgramLimitExceededError) as exc:
+        # A value a view let through that PostgreSQL cannot take (a NUL byte, an oversized key):
+        # still the client's input, so a 400 that says so, not a 500.
+        log.warning("request %s %s: input refused by the database: %s", request.method, request.path, exc)
+        err = ApiError(400, "InvalidInput", f"a value in the request cannot be stored: {exc}")
+        return render(err, shape, request[REQUEST_ID])
     except Exception:
         log.exception("request %s %s failed (request id %s)", request.method, request.path, request[REQUEST_ID])
         err = ApiError(

@@ -91,3 +91,20 @@ async def test_request_ids_are_echoed(stack: Stack) -> None:
     assert headers["X-Request-Id"] == "trace-12345678"
     _, headers, _ = await stack.call("GET", "catalog", "/healthz", headers={"X-Request-Id": "bad id\twith tab"})
     assert headers["X-Request-Id"] != "bad id\twith tab"
+
+
+async def test_values_the_database_cannot_store_are_refused_not_a_500(stack: Stack) -> None:
+    token = stack.admin_token
+    path = "/v2/huggingface-datasets"
+    for config in ("x\u0000y", "c" * 16_000):
+        status, _, body = await stack.call("POST", "ingest", path, token=token, json={"url": "a/b", "config": config})
+        assert status == 422, body
+        assert body["detail"][0]["loc"] == ["body", "config"]
+
+    status, headers, _ = await stack.call(
+        "POST", "catalog", "/api/repos/create", token=token, json={"name": "r", "organization": "a\u0000b"}
+    )
+    assert (status, headers["X-Error-Code"]) == (400, "InvalidName")
+
+    status, headers, _ = await stack.call("GET", "catalog", "/api/datasets/a%00b/c")
+    assert (status, headers["X-Error-Code"]) == (404, "RepoNotFound")
