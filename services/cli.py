@@ -201,7 +201,14 @@ async def ensure_admin(infra: InfraSettings, token: str | None) -> str:
     try:
         async with conn.transaction():
             await identity.create_user(conn, "admin", fullname="Administrator", admin=True)
-            issued = await identity.issue_token(conn, outbox, "admin", display_name="admin", role="admin", token=token)
+            try:
+                async with conn.transaction():
+                    issued = await identity.issue_token(
+                        conn, outbox, "admin", display_name="admin", role="admin", token=token
+                    )
+            except identity.RevokedToken:
+                print("hubstream: the saved admin token was revoked; issuing a new one", file=sys.stderr)
+                issued = await identity.issue_token(conn, outbox, "admin", display_name="admin", role="admin")
         return issued.token
     finally:
         await conn.close()

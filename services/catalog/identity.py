@@ -22,6 +22,10 @@ class IdentityError(ValueError):
     """An operator or client asked for something that cannot be done; the message says why."""
 
 
+class RevokedToken(IdentityError):
+    """The token given was revoked."""
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token_id: str
@@ -92,8 +96,10 @@ async def issue_token(
         raise IdentityError("a token must be at least 16 characters long")
     token = token or new_token()
     digest = token_sha256(token)
-    existing = await store.active_token(conn, digest)
+    existing = await store.token_by_digest(conn, digest)
     if existing is not None:
+        if existing["revoked_at"] is not None:
+            raise RevokedToken(f"that token (id {existing['id']}) was revoked; a revoked token is never valid again")
         if existing["user_name"] != user:
             raise IdentityError("that token already belongs to another user")
         return IssuedToken(existing["id"], user, token, existing["role"])  # idempotent re-registration

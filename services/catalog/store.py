@@ -80,6 +80,11 @@ async def active_token(conn: asyncpg.Connection | asyncpg.Pool, token_sha256: st
     )
 
 
+async def token_by_digest(conn: asyncpg.Connection | asyncpg.Pool, token_sha256: str) -> Record | None:
+    """The token with this digest, active or revoked."""
+    return await conn.fetchrow("SELECT * FROM tokens WHERE token_sha256 = $1", token_sha256)
+
+
 async def token(conn: asyncpg.Connection | asyncpg.Pool, token_id: str) -> Record | None:
     return await conn.fetchrow("SELECT * FROM tokens WHERE id = $1", token_id)
 
