@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ log.retention.hours=168
 """
 
 
-class KafkaError(RuntimeError):
+class BrokerError(RuntimeError):
     pass
 
 
@@ -81,7 +82,7 @@ def fetch_jars(libs: Path | None = None) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise KafkaError(
+        raise BrokerError(
             "Maven (mvn) is needed once to fetch the Kafka broker's jars; install it (apt-get install maven)"
         )
     libs.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ def fetch_jars(libs: Path | None = None) -> Path:
         check=False,
     )
     if result.returncode != 0 or not has_jars(libs):
-        raise KafkaError(f"fetching the Kafka jars with Maven failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise BrokerError(f"fetching the Kafka jars with Maven failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return libs
 
 
@@ -132,7 +133,7 @@ class LocalKafka:
     def _java(self, main: str, *args: str) -> list[str]:
         java = shutil.which("java")
         if java is None:
-            raise KafkaError("Java 17 or newer is needed to run the Kafka broker; install openjdk-17-jre-headless")
+            raise BrokerError("Java 17 or newer is needed to run the Kafka broker; install openjdk-17-jre-headless")
         return [
             java,
             *JVM_OPTIONS,
@@ -172,7 +173,7 @@ class LocalKafka:
             check=False,
         )
         if result.returncode != 0:
-            raise KafkaError(f"formatting the Kafka storage failed: {result.stderr[-2000:] or result.stdout[-2000:]}")
+            raise BrokerError(f"formatting the Kafka storage failed: {result.stderr[-2000:] or result.stdout[-2000:]}")
         return True
 
     def start(self, stdout_path: Path) -> subprocess.Popen[bytes]:
@@ -187,15 +188,27 @@ class LocalKafka:
                 start_new_session=True,
             )
 
-    def wait_ready(self, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    def wait_ready(
+        self, process: subprocess.Popen[bytes], timeout: float = 90.0, should_stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        # aiokafka logs every refused connection while the broker boots; those are expected here.
+        aiokafka_log = logging.getLogger("aiokafka")
+        level = aiokafka_log.level
+        aiokafka_log.setLevel(logging.CRITICAL)
+        try:
+            self._wait_ready(process, timeout, should_stop)
+        finally:
+            aiokafka_log.setLevel(level)
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout: float, should_stop: Callable[[], bool]) -> None:
         from services.runtime.kafka import check_available
 
-        # aiokafka logs every refused connection while the broker boots; those are expected here.
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
         deadline = time.monotonic() + timeout
         while True:
+            if should_stop():
+                raise BrokerError("interrupted while the broker was starting")
             if process.poll() is not None:
-                raise KafkaError(f"the Kafka broker exited with code {process.returncode}; see {self.log_file}")
+                raise BrokerError(f"the Kafka broker exited with code {process.returncode}; see {self.log_file}")
             try:
                 # A thread of its own: callers may be inside an event loop (an async test fixture).
                 with ThreadPoolExecutor(1) as pool:
@@ -203,7 +216,7 @@ class LocalKafka:
                 return
             except Exception as exc:
                 if time.monotonic() > deadline:
-                    raise KafkaError(
+                    raise BrokerError(
                         f"the Kafka broker did not answer within {timeout:.0f} s ({exc}); see {self.log_file}"
                     ) from exc
                 time.sleep(0.5)

@@ -113,6 +113,11 @@ class LocalPostgres:
 
     def start(self) -> None:
         if self.is_running():
+            if (port := self.running_port()) not in (None, self.port):
+                raise PostgresError(
+                    f"the cluster in {self.data_dir} already runs on port {port}, not {self.port}: "
+                    f"stop it, or set HUBSTREAM_PG_PORT={port}"
+                )
             return
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=200"
         if not self.durable:
@@ -137,26 +142,25 @@ class LocalPostgres:
 
     def create_database(self, name: str) -> bool:
         """Create `name` if missing; True if created now."""
-        psql = [
-            str(find_bindir() / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-Atq",
-        ]
-        exists = subprocess.run(
-            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        if exists:
+        psql = [str(find_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atq"]
+
+        def run(sql: str) -> str:
+            result = subprocess.run([*psql, "-c", sql], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise PostgresError(f"psql on port {self.port} failed: {result.stderr.strip() or result.stdout}")
+            return result.stdout.strip()
+
+        if run(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
             return False
-        subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], capture_output=True, text=True, check=True)
+        run(f'CREATE DATABASE "{name}"')
         return True
+
+    def running_port(self) -> int | None:
+        """The port the cluster in `data_dir` listens on, if it runs (line 4 of postmaster.pid)."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            return None
 
 
 def temporary(port: int) -> LocalPostgres:

@@ -6,13 +6,15 @@ contracts declare, migrates every service's schema, makes sure the `admin`
 user and token exist, then starts each service process (API, outbox relay,
 ingest worker), waits until every `/readyz` answers and prints the URLs and
 the token. It restarts a process that dies and stops everything, in reverse
-order, on Ctrl-C or `hubstream down`. `.hubstream/run/stack.json` says what
-runs where, for `status` and `down`.
+order (services, then the broker, then the database) on Ctrl-C or `hubstream
+down`. It holds a lock on `.hubstream/run/up.lock` while it runs, and
+`.hubstream/run/stack.json` says what runs where, for `status` and `down`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import signal
@@ -21,13 +23,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy import broker, postgres
+from services.runtime.db import redact
 from services.runtime.settings import SERVICE_PORTS, HttpSettings, InfraSettings
 
 DATABASE = "hubstream"
@@ -108,11 +111,36 @@ class Layout:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
+    @property
+    def lock_file(self) -> Path:
+        return self.home / "run" / "up.lock"
+
     def write_state(self, state: dict) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        write_private(tmp, json.dumps(state, indent=2))
         tmp.replace(self.state_file)
+
+    def running(self) -> bool:
+        """Whether an `up` supervisor holds this home's lock (a pid alone can be stale or reused)."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it may hold a token or a database URL)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -137,7 +165,6 @@ class Child:
     spec: ProcessSpec
     process: subprocess.Popen[bytes]
     restarts: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 class Stack:
@@ -151,7 +178,6 @@ class Stack:
         self.kafka_process: subprocess.Popen[bytes] | None = None
         self.children: dict[str, Child] = {}
         self.stopping = False
-        self.infra = InfraSettings()
 
     # -- infrastructure -------------------------------------------------------------------------------
 
@@ -172,6 +198,10 @@ class Stack:
         self.pg.create_database(DATABASE)
         say(f"postgres: ready on 127.0.0.1:{self.pg.port} ({time.monotonic() - started:.1f} s)")
 
+    def check_stopping(self) -> None:
+        if self.stopping:
+            raise StackError("interrupted while starting")
+
     def start_kafka(self) -> None:
         if self.external_kafka:
             say(f"kafka: using HUBSTREAM_KAFKA ({self.bootstrap()})")
@@ -183,7 +213,7 @@ class Stack:
         if self.kafka.format():
             say(f"kafka: formatted a new KRaft log in {self.kafka.data_dir}")
         self.kafka_process = self.kafka.start(self.layout.logs / "kafka.log")
-        self.kafka.wait_ready(self.kafka_process)
+        self.kafka.wait_ready(self.kafka_process, should_stop=lambda: self.stopping)
         say(f"kafka: ready on {self.kafka.bootstrap} ({time.monotonic() - started:.1f} s)")
 
     def prepare(self) -> str:
@@ -202,8 +232,7 @@ class Stack:
         say(f"schemas and topics: ready ({applied} migration(s) applied, {time.monotonic() - started:.1f} s)")
         token = self.layout.settings.admin_token or _read_token(self.layout.token_file)
         token = asyncio.run(ensure_admin(InfraSettings(), token))
-        self.layout.token_file.write_text(token + "\n")
-        self.layout.token_file.chmod(0o600)
+        write_private(self.layout.token_file, token + "\n")
         return token
 
     # -- service processes ----------------------------------------------------------------------------
@@ -301,7 +330,7 @@ class Stack:
                 "postgres": {
                     "data_dir": None if self.external_db else str(self.pg.data_dir),
                     "port": None if self.external_db else self.pg.port,
-                    "url": self.database_url().rsplit("@", 1)[-1],
+                    "url": redact(self.database_url()),
                 },
                 # What operator commands (`hubstream users`, `events tail`...) connect to.
                 "env": {
@@ -342,7 +371,7 @@ def operator_settings() -> InfraSettings:
     """Settings for operator commands: the environment, else the stack `up` runs from this home."""
     infra = InfraSettings()
     state = Layout(home=infra.home.resolve(), settings=StackSettings()).read_state()
-    if not state or not pid_alive(state.get("supervisor_pid")):
+    if not state or not Layout(home=infra.home.resolve(), settings=StackSettings()).running():
         return infra
     overrides = {k: v for k, v in state.get("env", {}).items() if k not in os.environ}
     if not overrides:
@@ -365,10 +394,24 @@ def _token_accepted(service: str, token: str) -> bool:
 
 def up() -> int:
     layout = Layout.from_env()
-    existing = layout.read_state()
-    if existing and pid_alive(existing.get("supervisor_pid")):
-        say(f"already running (supervisor pid {existing['supervisor_pid']}); `hubstream status` shows it")
+    layout.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        say(f"already running from {layout.home}; `hubstream status` shows it, `hubstream down` stops it")
         return 0
+    try:
+        if layout.read_state() is not None:
+            say("a previous `up` did not stop cleanly; stopping what it left running")
+            _stop_leftovers(layout)
+        return _run(layout)
+    finally:
+        os.close(lock)  # releases the lock: `status` and `down` now see the stack stopped
+
+
+def _run(layout: Layout) -> int:
     layout.logs.mkdir(parents=True, exist_ok=True)
     stack = Stack(layout)
 
@@ -377,25 +420,29 @@ def up() -> int:
             say(f"{signal.Signals(signum).name} received: stopping")
         stack.stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
+    stack.save_state()  # from now on `down` finds the supervisor, even while it is starting
     try:
-        stack.start_postgres()
-        stack.start_kafka()
+        for step in (stack.start_postgres, stack.start_kafka):
+            step()
+            stack.check_stopping()
         token = stack.prepare()
+        stack.check_stopping()
         stack.start_services()
         stack.wait_ready(token)
         _banner(stack, token, time.monotonic() - started)
         stack.supervise()
         return 0
-    except (StackError, postgres.PostgresError, broker.KafkaError) as exc:
+    except (StackError, postgres.PostgresError, broker.BrokerError) as exc:
         say(f"error: {exc}")
         return 1
     finally:
         say("stopping services, broker and database")
         stack.stop()
         say("stopped")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _banner(stack: Stack, token: str, seconds: float) -> None:
@@ -404,7 +451,7 @@ def _banner(stack: Stack, token: str, seconds: float) -> None:
     for service in SERVICE_PORTS:
         print(f"  {service:<11} {HttpSettings.for_service(service).url}", flush=True)
     print(f"  kafka       {stack.bootstrap()}", flush=True)
-    print(f"  postgres    {stack.database_url()}", flush=True)
+    print(f"  postgres    {redact(stack.database_url())}", flush=True)
     print(f"  admin token {token}   (also in {stack.layout.token_file})", flush=True)
     print(f"  logs        {stack.layout.logs}/", flush=True)
     print("Ctrl-C or `hubstream down` stops everything.", flush=True)
@@ -413,35 +460,56 @@ def _banner(stack: Stack, token: str, seconds: float) -> None:
 def down(timeout: float = 60.0) -> int:
     layout = Layout.from_env()
     state = layout.read_state()
-    if state is None:
-        say("nothing is running here")
-        return 0
-    supervisor = state.get("supervisor_pid")
-    if pid_alive(supervisor):
-        os.kill(supervisor, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(supervisor) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        if not pid_alive(supervisor):
-            say("stopped")
+    if not layout.running():
+        if state is None:
+            say("nothing is running here")
             return 0
-        say(f"the supervisor (pid {supervisor}) did not stop within {timeout:.0f} s; stopping its processes directly")
-    # The supervisor is gone (killed, say): stop what it left behind.
-    pids = [p["pid"] for p in state.get("processes", {}).values()] + [state.get("kafka", {}).get("pid")]
+        say("the supervisor is gone; stopping what it left running")
+        _stop_leftovers(layout)
+        return 0
+    supervisor = (state or {}).get("supervisor_pid")
+    if supervisor:
+        os.kill(supervisor, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while layout.running() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    if layout.running():
+        say(f"the supervisor (pid {supervisor}) did not stop within {timeout:.0f} s; see {layout.logs}")
+        return 1
+    say("stopped")
+    return 0
+
+
+def _ours(pid: int | None) -> bool:
+    """Whether `pid` is still one of our processes (a pid from an old state file may be reused)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"services.cli" in command or b"kafka.Kafka" in command
+
+
+def _stop_leftovers(layout: Layout) -> None:
+    """Stop the processes a supervisor that died (kill -9, a crash) left behind, then forget it."""
+    state = layout.read_state() or {}
+    pids = [p.get("pid") for p in state.get("processes", {}).values()] + [state.get("kafka", {}).get("pid")]
     for pid in pids:
-        if pid_alive(pid):
+        if _ours(pid):
             os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    while any(_ours(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.3)
     if state.get("postgres", {}).get("data_dir"):
         layout.postgres().stop()
     layout.state_file.unlink(missing_ok=True)
-    say("stopped what the previous supervisor left running")
-    return 0
 
 
 def status() -> int:
     layout = Layout.from_env()
     state = layout.read_state()
-    if state is None or not pid_alive(state.get("supervisor_pid")):
+    if state is None or not layout.running():
         say(f"not running (state in {layout.home})")
         return 3
     rows = [("supervisor", state["supervisor_pid"], "", "")]

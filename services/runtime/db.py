@@ -17,7 +17,7 @@ class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached; the message says where and why."""
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     # Keep passwords out of logs and error messages.
     if "@" not in url or "://" not in url:
         return url
@@ -33,7 +33,7 @@ async def connect(url: str, *, timeout: float = 5.0, **kwargs: object) -> asyncp
         return await asyncpg.connect(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseUnavailable(
-            f"PostgreSQL at {_redact(url)} is not reachable ({exc}). "
+            f"PostgreSQL at {redact(url)} is not reachable ({exc}). "
             "Start the local stack with `hubstream up`, or set HUBSTREAM_DATABASE_URL."
         ) from exc
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -90,7 +91,11 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
         assert status.returncode == 0, status.stdout + status.stderr
         for name in ("catalog-api", "catalog-relay", "ingest-api", "ingest-worker", "versioning-relay", "kafka"):
             assert name in status.stdout
-        assert status.stdout.count(" ready") == 3
+        assert len(re.findall(r"\sready$", status.stdout, re.MULTILINE)) == 3
+
+        second = run(env, "up")  # the first holds the home's lock: no second broker on the same files
+        assert second.returncode == 0
+        assert "already running" in second.stdout
 
         tail = subprocess.Popen(
             [*HUBSTREAM, "events", "tail", "hubstream.ingest.requests", "--limit", "1"],
@@ -99,7 +104,9 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(3)  # the tail starts at the end of the topic
+        assert tail.stderr is not None
+        started = tail.stderr.readline()  # "tailing ..." once it sits at the end of the topic
+        assert "tailing" in started, started
         request = urllib.request.Request(
             f"{ingest_url}/v2/huggingface-datasets",
             data=json.dumps({"url": "someone/some-dataset"}).encode(),
@@ -108,6 +115,7 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:
             source = json.load(response)
         out, err = tail.communicate(timeout=30)
+        err = started + err
         assert "hubstream.ingest.index.requested.v1" in out, err
         assert f"key={source['id']}" in out
         assert '"dataset":"someone/some-dataset"' in out
@@ -133,3 +141,22 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
         data_dir = postgres.data_dir_for(home)
         shutil.rmtree(data_dir, ignore_errors=True)
         data_dir.with_suffix(".log").unlink(missing_ok=True)
+
+
+def test_down_with_a_stale_state_file_touches_no_stranger(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = stack_env(home)
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        state = {"supervisor_pid": stranger.pid, "processes": {"catalog-api": {"pid": stranger.pid, "url": None}}}
+        (home / "run").mkdir(parents=True)
+        (home / "run" / "stack.json").write_text(json.dumps(state))
+        assert run(env, "status").returncode == 3  # no supervisor holds the lock: not running
+        down = run(env, "down")
+        assert down.returncode == 0
+        assert "left running" in down.stdout
+        assert stranger.poll() is None  # a reused pid is not ours to stop
+        assert not (home / "run" / "stack.json").exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
