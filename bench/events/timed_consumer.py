@@ -30,7 +30,7 @@ class TimedConsumer(EventConsumer):
     A batch goes through `_handle_batch`: `_route` decodes and parses each record; a run of consecutive
     records for transactional handlers goes to `_settle_run`, which tries `_settle_at_once` (one
     transaction, one `inbox.claim_many`, the handlers in order) and, if that fails or the run holds one
-    record, settles record by record (`_settle`, a savepoint each). The handler reports when it runs
+    record, settles record by record (`_settle`, a transaction each). The handler reports when it runs
     (`handler_ran`), which splits a run into claiming, handlers, and commit.
     """
 
@@ -175,6 +175,9 @@ class _TimedSource:
         await self.inner.commit(offsets)
         self._owner.offset_commit_s += time.perf_counter() - started
         self._owner.offset_commits += 1
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.inner.assignment()
 
     async def stop(self) -> None:
         await self.inner.stop()
