@@ -84,7 +84,7 @@ class Receiver:
 
 # This must follow the services: the `deps.consumer(group)` and `.on(Event, ...)` calls in
 # services/runtime/auth.py (token copies), services/ingest/app.py, services/versioning/app.py and
-# services/ingest/worker.py. Nothing checks it against them, so change both together.
+# services/ingest/worker.py. tests/contracts/test_receivers.py checks it against them.
 RECEIVERS: tuple[Receiver, ...] = (
     Receiver(
         "ingest",

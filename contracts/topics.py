@@ -88,8 +88,3 @@ def topic_named(name: str) -> Topic:
             return topic
     known = ", ".join(t.name for t in TOPICS)
     raise KeyError(f"unknown topic {name!r}; known topics: {known}")
-
-
-def all_topic_names() -> list[str]:
-    """Every topic and its dead-letter topic, as the broker must have them."""
-    return [n for t in TOPICS for n in (t.name, t.dlq)]

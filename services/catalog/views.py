@@ -12,12 +12,8 @@ from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.repos import RepoRef, can_read, create_repo
 from services.runtime.auth import require_principal
-from services.runtime.http import json_response, parse_body
+from services.runtime.http import iso_utc, json_response, parse_body
 from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
-
-
-def _iso(value: object) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None  # type: ignore[attr-defined]
 
 
 async def whoami(request: web.Request) -> web.Response:
@@ -51,7 +47,7 @@ async def whoami(request: web.Request) -> web.Response:
                 "accessToken": {
                     "displayName": token["display_name"] if token else "token",
                     "role": "write" if principal.role == "admin" else principal.role,
-                    "createdAt": _iso(token["created_at"]) if token else None,
+                    "createdAt": iso_utc(token["created_at"]) if token else None,
                 },
             },
         }
@@ -101,8 +97,8 @@ async def repo_info(request: web.Request) -> web.Response:
             "downloads": 0,
             "likes": 0,
             "tags": [],
-            "createdAt": _iso(row["created_at"]),
-            "lastModified": _iso(row["updated_at"]),
+            "createdAt": iso_utc(row["created_at"]),
+            "lastModified": iso_utc(row["updated_at"]),
             "siblings": [],
         }
     )

@@ -11,6 +11,7 @@ import asyncpg
 from contracts.ingest import IndexRequested
 from services.ingest import store
 from services.runtime.errors import ApiError
+from services.runtime.http import iso_utc
 from services.runtime.outbox import Outbox
 
 # "owner/name", "name", or a dataset URL on any Hub host: .../datasets/owner/name[/viewer/...]
@@ -87,10 +88,6 @@ async def re_request(conn: asyncpg.Connection, outbox: Outbox, row: asyncpg.Reco
     )
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
     """A source in Nia's data-source record shape."""
     dataset: str = row["dataset"]
@@ -100,8 +97,8 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "dataset_id": name,
         "url": f"{catalog_url.rstrip('/')}/datasets/{dataset}",
         "status": row["status"],
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
+        "created_at": iso_utc(row["created_at"]),
+        "updated_at": iso_utc(row["updated_at"]),
         "owner": owner or None,
         "config": row["config"],
         "description": row["description"],

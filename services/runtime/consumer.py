@@ -77,9 +77,8 @@ class Subscription:
 
 @dataclass(frozen=True)
 class Routed:
-    """A record with the subscription that takes it and its typed message."""
+    """A record's typed message (which holds the record) with the subscription that takes it."""
 
-    record: ConsumerRecord
     subscription: Subscription
     message: Received[Any]
 
@@ -244,7 +243,7 @@ class EventConsumer:
             if subscription is None:
                 self._count("skipped")
                 return None
-            return Routed(record, subscription, Received(envelope, subscription.event.parse(envelope.data), record))
+            return Routed(subscription, Received(envelope, subscription.event.parse(envelope.data), record))
         except ContractError as exc:
             log.warning(
                 "consumer %s: %s[%d]@%d breaks its contract, sent to %s.dlq: %s",
@@ -261,7 +260,7 @@ class EventConsumer:
 
     async def _settle(self, routed: Routed, attempt_once: Callable[[], Awaitable[bool]]) -> None:
         """Run the handler with bounded retries and backoff; dead-letter the record if it never succeeds."""
-        record, envelope = routed.record, routed.message.envelope
+        record, envelope = routed.message.record, routed.message.envelope
         attempt = 0
         while True:
             attempt += 1

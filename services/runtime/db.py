@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,18 +41,6 @@ async def check_available(url: str, *, timeout: float = 5.0) -> None:
     """Raise `DatabaseUnavailable` unless a connection to `url` works now."""
     conn = await connect(url, timeout=timeout)
     await conn.close()
-
-
-async def wait_available(url: str, *, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await check_available(url, timeout=2.0)
-            return
-        except DatabaseUnavailable:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

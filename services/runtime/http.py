@@ -17,6 +17,7 @@ import logging
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -183,6 +184,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(
         body=body, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
     )
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A timestamp as clients of these APIs expect it: ISO 8601 with a `Z`."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

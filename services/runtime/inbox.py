@@ -12,13 +12,8 @@ import asyncpg
 
 async def claim(conn: asyncpg.Connection, consumer: str, source: str, event_id: str) -> bool:
     """Record that `consumer` handles this event now; False if it already did."""
-    inserted = await conn.fetchval(
-        "INSERT INTO inbox (consumer, source, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
-        consumer,
-        source,
-        event_id,
-    )
-    return bool(inserted)
+    [fresh] = await claim_many(conn, consumer, [(source, event_id)])
+    return fresh
 
 
 async def claim_many(conn: asyncpg.Connection, consumer: str, events: list[tuple[str, str]]) -> list[bool]:

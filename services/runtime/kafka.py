@@ -7,7 +7,6 @@ murmur2 rule, so the outbox relay can tell after a crash where an event went.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -76,18 +75,6 @@ async def admin_context(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 async def check_available(bootstrap: str) -> None:
     async with admin_context(bootstrap) as admin:
         await admin.list_topics()
-
-
-async def wait_available(bootstrap: str, *, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await check_available(bootstrap)
-            return
-        except (BrokerUnavailable, KafkaError, OSError):
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 async def topic_partitions(bootstrap: str, topic: str) -> list[int]:

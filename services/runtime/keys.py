@@ -9,7 +9,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 if TYPE_CHECKING:
-    from services.runtime.auth import Principal
+    pass
 
 CONFIG = web.AppKey("config", "ServiceConfig")
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -37,5 +37,4 @@ __all__ = [
     "PRODUCER",
     "REQUEST_ID",
     "TOKEN_RESOLVER",
-    "Principal",
 ]

@@ -15,6 +15,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from contracts import ContractError, decode
 from contracts.topics import topic_named
+from services.runtime.dlq import HEADER_PREFIX as DLQ_HEADER_PREFIX
 from services.runtime.kafka import BrokerUnavailable, topic_partitions
 from services.runtime.settings import InfraSettings
 
@@ -35,7 +36,7 @@ def describe(record: ConsumerRecord) -> dict[str, Any]:
             shown["time"] = envelope.time.isoformat().replace("+00:00", "Z")
     except ContractError as exc:
         shown.update(type=None, error=str(exc), raw=(record.value or b"")[:500].decode(errors="replace"))
-    dead_letter = {k: v.decode(errors="replace") for k, v in (record.headers or ()) if k.startswith("dlq.")}
+    dead_letter = {k: v.decode(errors="replace") for k, v in (record.headers or ()) if k.startswith(DLQ_HEADER_PREFIX)}
     if dead_letter:
         shown["dead_letter"] = dead_letter
     return shown

@@ -7,7 +7,6 @@ process boundary is gone, so a test can look at each piece.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -85,4 +84,3 @@ async def stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[St
 
             await wait_until(known, timeout=30)
         yield stack
-        await asyncio.sleep(0)  # let in-flight callbacks settle before the resources close
