@@ -204,8 +204,8 @@ class OutboxRelay:
             by_partition.setdefault(tp, {}).update(zip(row["event_ids"], row["ids"], strict=True))
         # A short fetch wait: an empty range must not cost the default 500 ms per partition.
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
-        await consumer.start()
         try:
+            await consumer.start()  # inside: a failed start must still close the client
             found: set[int] = set()
             for tp, ids in by_partition.items():
                 found |= await self._published_on(consumer, tp, ids)

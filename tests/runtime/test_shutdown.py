@@ -6,11 +6,13 @@ import asyncio
 import uuid
 
 import asyncpg
+from aiokafka.structs import TopicPartition
 
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS, TOPICS
 from services.runtime.consumer import EventConsumer, Received
+from services.runtime.kafka import partition_for
 from services.runtime.memory_broker import MemoryBroker
 from services.runtime.resources import BackgroundTasks
 
@@ -59,6 +61,7 @@ async def test_stop_finishes_the_record_in_hand_and_commits_it(pool: asyncpg.Poo
     async with BackgroundTasks({"c": again.run}, grace=5):
         await asyncio.sleep(0.5)
     assert again.stats.handled == again.stats.duplicates == 0  # the offset was committed: nothing comes back
+    assert broker.committed("g", TopicPartition(INGEST_REQUESTS.name, partition_for("k", 3))) == 1
 
 
 async def test_work_that_outlives_the_grace_period_is_abandoned_and_done_once_later(pool: asyncpg.Pool) -> None:
