@@ -36,22 +36,23 @@ class IndexStarted(_SourceEvent):
     dataset: str
 
 
-class IndexProgress(_SourceEvent):
+class _RunCounts(_SourceEvent):
+    """How far a run has come, in the figures Nia's source record shows."""
+
+    topic: ClassVar = INGEST_STATUS
+
+    row_count: int = Field(ge=0)
+    indexed_row_count: int = Field(ge=0)
+    chunk_count: int = Field(ge=0)
+
+
+class IndexProgress(_RunCounts):
     event_type: ClassVar = "hubstream.ingest.index.progress.v1"
-    topic: ClassVar = INGEST_STATUS
-
-    row_count: int = Field(ge=0)
-    indexed_row_count: int = Field(ge=0)
-    chunk_count: int = Field(ge=0)
 
 
-class IndexCompleted(_SourceEvent):
+class IndexCompleted(_RunCounts):
     event_type: ClassVar = "hubstream.ingest.index.completed.v1"
-    topic: ClassVar = INGEST_STATUS
 
-    row_count: int = Field(ge=0)
-    indexed_row_count: int = Field(ge=0)
-    chunk_count: int = Field(ge=0)
     sampling_strategy: Literal["full", "sampled"]
 
 
