@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -26,10 +25,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from deploy import broker, postgres
+from deploy.layout import Layout, StackSettings, ours, pid_alive, write_private
 from services.runtime.db import redact
 from services.runtime.settings import SERVICE_PORTS, HttpSettings, InfraSettings
 
@@ -37,17 +34,6 @@ DATABASE = "hubstream"
 READY_TIMEOUT = 90.0
 STOP_GRACE = 15.0
 MAX_RESTARTS = 5
-
-
-class StackSettings(BaseSettings):
-    """Ports of the local infrastructure (the services' own ports are HUBSTREAM_<SERVICE>_PORT)."""
-
-    model_config = SettingsConfigDict(env_prefix="HUBSTREAM_", frozen=True, extra="ignore")
-
-    pg_port: int = 55432
-    kafka_port: int = 19092
-    kafka_controller_port: int = 19093
-    admin_token: str | None = Field(default=None, description="Use this token for `admin` instead of a new one.")
 
 
 @dataclass(frozen=True)
@@ -71,93 +57,6 @@ PROCESSES: tuple[ProcessSpec, ...] = (
 
 def say(message: str) -> None:
     print(f"hubstream: {message}", flush=True)
-
-
-@dataclass
-class Layout:
-    home: Path
-    settings: StackSettings
-
-    @classmethod
-    def from_env(cls) -> Layout:
-        return cls(home=InfraSettings().home.resolve(), settings=StackSettings())
-
-    @property
-    def logs(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def state_file(self) -> Path:
-        return self.home / "run" / "stack.json"
-
-    @property
-    def token_file(self) -> Path:
-        return self.home / "admin-token"
-
-    def postgres(self) -> postgres.LocalPostgres:
-        data_dir = postgres.data_dir_for(self.home)
-        # The server account writes the log: beside the data when the home is closed to it.
-        log_file = self.logs / "postgres.log" if data_dir.is_relative_to(self.home) else data_dir.with_suffix(".log")
-        return postgres.LocalPostgres(data_dir=data_dir, port=self.settings.pg_port, log_file=log_file)
-
-    def kafka(self) -> broker.LocalKafka:
-        return broker.LocalKafka(
-            home=self.home / "kafka", port=self.settings.kafka_port, controller_port=self.settings.kafka_controller_port
-        )
-
-    def read_state(self) -> dict | None:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-
-    @property
-    def lock_file(self) -> Path:
-        return self.home / "run" / "up.lock"
-
-    def write_state(self, state: dict) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        write_private(tmp, json.dumps(state, indent=2))
-        tmp.replace(self.state_file)
-
-    def running(self) -> bool:
-        """Whether an `up` supervisor holds this home's lock (a pid alone can be stale or reused)."""
-        try:
-            fd = os.open(self.lock_file, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it may hold a token or a database URL)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is not alive for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
 
 
 @dataclass
@@ -480,26 +379,15 @@ def down(timeout: float = 60.0) -> int:
     return 0
 
 
-def _ours(pid: int | None) -> bool:
-    """Whether `pid` is still one of our processes (a pid from an old state file may be reused)."""
-    if not pid_alive(pid):
-        return False
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"services.cli" in command or b"kafka.Kafka" in command
-
-
 def _stop_leftovers(layout: Layout) -> None:
     """Stop the processes a supervisor that died (kill -9, a crash) left behind, then forget it."""
     state = layout.read_state() or {}
     pids = [p.get("pid") for p in state.get("processes", {}).values()] + [state.get("kafka", {}).get("pid")]
     for pid in pids:
-        if _ours(pid):
+        if ours(pid):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE
-    while any(_ours(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(ours(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.3)
     if state.get("postgres", {}).get("data_dir"):
         layout.postgres().stop()
