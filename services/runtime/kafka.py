@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, suppress
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
@@ -87,7 +88,11 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, prefix: str = "") -> list[str]:
-    """Create every topic and its `.dlq` twin that the broker lacks; return the names created."""
+    """Create every topic and its `.dlq` twin that the broker lacks; return the names created.
+
+    Topics that exist get the configuration the contracts declare, if theirs differs (a deployment
+    made before a contract changed its retention, say).
+    """
     wanted: dict[str, NewTopic] = {}
     for topic in topics:
         wanted[prefix + topic.name] = NewTopic(
@@ -104,4 +109,26 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, pre
             with suppress(TopicAlreadyExistsError):  # another process won the race: what we wanted
                 await admin.create_topics(missing)
             log.info("created topics: %s", ", ".join(t.name for t in missing))
+        present = [new for name, new in wanted.items() if name in existing and new.topic_configs]
+        if present:
+            await _reconcile_configs(admin, present)
         return [t.name for t in missing]
+
+
+async def _reconcile_configs(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    # For a describe, the keys of `configs` select what to read.
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, t.name, configs=dict.fromkeys(t.topic_configs)) for t in topics
+    ]
+    current: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.resources:
+            name, entries = resource[3], resource[4]
+            current[name] = {entry[0]: entry[1] for entry in entries}
+    drifted = [t for t in topics if any(current.get(t.name, {}).get(k) != v for k, v in t.topic_configs.items())]
+    if drifted:
+        # AlterConfigs sets a topic's whole dynamic configuration: we own these topics, and declare all of it.
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t.name, configs=dict(t.topic_configs)) for t in drifted]
+        )
+        log.info("updated the configuration of topics: %s", ", ".join(t.name for t in drifted))

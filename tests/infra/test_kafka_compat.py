@@ -110,3 +110,24 @@ def test_storage_format_takes_a_cluster_id_that_starts_with_a_dash(
     assert local.format() is True
     assert "cluster.id=-" in (tmp_path / "data" / "meta.properties").read_text()
     assert local.format() is False  # already formatted: left alone
+
+
+async def test_existing_topics_get_the_configuration_the_contracts_declare(kafka_bootstrap: str) -> None:
+    prefix = f"old{uuid.uuid4().hex[:6]}."
+    name = prefix + CATALOG_IDENTITY.name
+    async with admin_context(kafka_bootstrap) as admin:  # made before the contract asked for compaction
+        await admin.create_topics([NewTopic(name, 3, 1)])
+
+    async def cleanup_policy() -> str | None:
+        async with admin_context(kafka_bootstrap) as admin:
+            [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+        entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
+        return entries.get("cleanup.policy")
+
+    assert await wait_until(cleanup_policy) == "delete"
+    await ensure_topics(kafka_bootstrap, prefix=prefix)
+
+    async def compacted() -> bool:
+        return await cleanup_policy() == "compact"
+
+    await wait_until(compacted)
