@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +101,13 @@ async def migrate(url: str, schema: str, migrations: list[Migration]) -> list[st
 
 async def is_current(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> bool:
     return not await pending(conn, schema, migrations)
+
+
+@asynccontextmanager
+async def migrated_pool(url: str, schema: str, wanted: list[Migration]) -> AsyncIterator[asyncpg.Pool]:
+    """The schema brought up to date, then a pool on it: how every service process starts."""
+    applied = await migrate(url, schema, wanted)
+    if applied:
+        log.info("schema %s: applied %s", schema, ", ".join(applied))
+    async with db.pool_context(url, schema) as pool:
+        yield pool

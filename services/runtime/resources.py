@@ -13,7 +13,7 @@ from contextlib import suppress
 
 from aiohttp import web
 
-from services.runtime import db, migrations
+from services.runtime import migrations
 from services.runtime.deps import ConsumerFactory, Deps
 from services.runtime.kafka import producer_context
 from services.runtime.keys import CONFIG, CONSUMERS, METRICS, MIGRATIONS, OUTBOX, POOL, PRODUCER
@@ -28,11 +28,7 @@ Runnable = Callable[[asyncio.Event], Awaitable[None]]
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    await db.check_available(config.infra.database_url)
-    applied = await migrations.migrate(config.infra.database_url, config.schema, app[MIGRATIONS])
-    if applied:
-        log.info("schema %s: applied %s", config.schema, ", ".join(applied))
-    async with db.pool_context(config.infra.database_url, config.schema) as pool:
+    async with migrations.migrated_pool(config.infra.database_url, config.schema, app[MIGRATIONS]) as pool:
         app[POOL] = pool
         app[OUTBOX] = Outbox(schema=config.schema, source=config.event_source)
 

@@ -141,10 +141,10 @@ def run_worker(service: ServiceDefinition) -> int:
 @asynccontextmanager
 async def worker_deps(service: ServiceDefinition, config: ServiceConfig) -> AsyncIterator[Deps]:
     """Pool, producer and outbox for a process without an HTTP app."""
-    url = config.infra.database_url
-    await db.check_available(url)
-    await migrations.migrate(url, config.schema, service.migrations())
-    async with db.pool_context(url, config.schema) as pool, producer_context(config.infra.kafka) as producer:
+    async with (
+        migrations.migrated_pool(config.infra.database_url, config.schema, service.migrations()) as pool,
+        producer_context(config.infra.kafka) as producer,
+    ):
         yield Deps(config, pool, producer, Outbox(schema=config.schema, source=config.event_source))
 
 
