@@ -1,0 +1,112 @@
+"""Fault injection: the relay process is killed (SIGKILL) while it publishes, and restarted.
+
+Every event must reach the topic exactly once, whatever moment the kill hits.
+Most kills land while a batch is published but not yet marked, which is the
+case the successor's recovery exists for (its log says so: "published before
+a crash but not marked; marked them now, not sent again").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from contracts import decode
+from contracts.ingest import IndexRequested
+from contracts.topics import INGEST_REQUESTS
+from services.registry import definition
+from services.runtime import db, migrations
+from services.runtime.outbox import Outbox
+from tests.conftest import wait_until
+
+EVENTS = 20_000
+KILLS = 3
+
+
+def start_relay(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "relay", "ingest"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def published(pool: asyncpg.Pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+
+
+async def test_a_relay_killed_mid_publish_and_restarted_publishes_each_event_once(
+    database_url: str, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    await migrations.migrate(database_url, "ingest", definition("ingest").migrations())
+    outbox = Outbox(schema="ingest", source="/hubstream/ingest")
+    async with db.pool_context(database_url, "ingest") as pool:
+        for start in range(0, EVENTS, 1000):
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.add(
+                    conn,
+                    *(IndexRequested(source_id=uuid.uuid4(), dataset=f"o/d{i}") for i in range(start, start + 1000)),
+                )
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSTREAM_")}
+        env.update(
+            HUBSTREAM_DATABASE_URL=database_url,
+            HUBSTREAM_KAFKA=kafka_bootstrap,
+            HUBSTREAM_TOPIC_PREFIX=topic_prefix,
+            HUBSTREAM_HOME=str(tmp_path),
+        )
+        log = tmp_path / "relay.log"
+        for kill in range(1, KILLS + 1):
+            relay = start_relay(env, log)
+            target = EVENTS * kill // (KILLS + 1)
+
+            async def reached(target: int = target) -> bool:
+                return await published(pool) >= target
+
+            await wait_until(reached, timeout=60, interval=0.005)
+            relay.send_signal(signal.SIGKILL)  # no chance to finish the batch or release anything
+            relay.wait()
+        survivor = start_relay(env, log)
+        try:
+
+            async def all_published() -> bool:
+                return await published(pool) == EVENTS
+
+            await wait_until(all_published, timeout=60)
+        finally:
+            survivor.terminate()
+            survivor.wait(30)
+        expected = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
+
+    ids = await read_all(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, EVENTS)
+    duplicates = len(ids) - len(set(ids))
+    assert duplicates == 0, f"{duplicates} event(s) published twice; relay log:\n{log.read_text()[-3000:]}"
+    assert set(ids) == expected
+
+
+async def read_all(bootstrap: str, topic: str, expect: int) -> list[str]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    ids: list[str] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        quiet = 0
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            got = [decode(r.value).id for records in batch.values() for r in records]
+            ids += got
+            quiet = 0 if got else quiet + 1
+            if len(ids) >= expect and quiet >= 3:  # everything, and then nothing more for a while
+                return ids
+    finally:
+        await consumer.stop()
+    return ids
