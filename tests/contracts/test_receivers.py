@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import asyncpg
 
-from contracts.export import RECEIVERS
+from contracts.receivers import RECEIVERS
 from services.registry import SERVICE_NAMES, definition
 from services.runtime.deps import Deps
 from services.runtime.memory_broker import MemoryBroker

@@ -1,0 +1,71 @@
+"""Who consumes what: the consumer groups the services run, for the AsyncAPI document.
+
+tests/contracts/test_receivers.py fails when this list and the services' real
+subscriptions part ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.base import Event
+from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
+from contracts.ingest import IndexRequested
+from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS, Topic
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """One of our consumer groups: which events of a topic it handles, and why."""
+
+    service: str
+    group: str
+    topic: Topic
+    events: tuple[type[Event], ...]
+    purpose: str
+
+
+# This must follow the services: the `deps.consumer(group)` and `.on(Event, ...)` calls in
+# services/runtime/auth.py (token copies), services/ingest/app.py, services/versioning/app.py and
+# services/ingest/worker.py. tests/contracts/test_receivers.py checks it against them.
+RECEIVERS: tuple[Receiver, ...] = (
+    Receiver(
+        "ingest",
+        "ingest-identity",
+        CATALOG_IDENTITY,
+        (TokenCreated, TokenRevoked),
+        "Keeps ingest's copy of the access tokens, so it checks tokens without calling the catalog.",
+    ),
+    Receiver(
+        "versioning",
+        "versioning-identity",
+        CATALOG_IDENTITY,
+        (TokenCreated, TokenRevoked),
+        "Keeps versioning's copy of the access tokens, so it checks tokens without calling the catalog.",
+    ),
+    Receiver(
+        "ingest",
+        "ingest-repos",
+        CATALOG_REPOS,
+        (RepoCreated, RepoUpdated),
+        "Asks again for sources that failed because their dataset did not exist yet, "
+        "and re-indexes the completed sources of an updated dataset.",
+    ),
+    Receiver(
+        "versioning",
+        "versioning-repos",
+        CATALOG_REPOS,
+        (RepoCreated, RepoDeleted),
+        "Keeps versioning's list of the catalog's dataset repos.",
+    ),
+    Receiver(
+        "ingest-worker",
+        "ingest-worker",
+        INGEST_REQUESTS,
+        (IndexRequested,),
+        "Runs the index that a request asks for.",
+    ),
+)
+
+# A copy of the table in services/runtime/dlq.py (contracts must not import the services): name, meaning and
+# the shape of the value. The original headers are kept as well.
