@@ -32,6 +32,13 @@ class Metrics:
         self.outbox_backlog = Gauge(
             "hubstream_outbox_backlog", "Outbox events not yet published", ["service"], registry=self.registry
         )
+        # Age says more than count: a stuck relay shows as a growing age even when little is written.
+        self.outbox_oldest = Gauge(
+            "hubstream_outbox_oldest_pending_seconds",
+            "Age of the oldest outbox event not yet published (0 when none)",
+            ["service"],
+            registry=self.registry,
+        )
         self.service = service
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 

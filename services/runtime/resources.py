@@ -33,8 +33,12 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[OUTBOX] = Outbox(schema=config.schema, source=config.event_source)
 
         async def refresh_backlog() -> None:
-            backlog = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            app[METRICS].outbox_backlog.labels(config.service).set(backlog)
+            row = await pool.fetchrow(
+                "SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest "
+                "FROM outbox WHERE published_at IS NULL"
+            )
+            app[METRICS].outbox_backlog.labels(config.service).set(row["pending"])
+            app[METRICS].outbox_oldest.labels(config.service).set(float(row["oldest"]))
 
         app[METRICS].on_scrape(refresh_backlog)
         yield

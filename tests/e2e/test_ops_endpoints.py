@@ -31,6 +31,7 @@ async def test_health_readiness_and_metrics(stack: Stack, service: str) -> None:
         text = await response.text()
     assert "hubstream_http_requests_total" in text
     assert f'hubstream_outbox_backlog{{service="{service}"}}' in text
+    assert f'hubstream_outbox_oldest_pending_seconds{{service="{service}"}}' in text
     if service != "catalog":
         assert f'hubstream_consumer_events{{group="{service}-identity",outcome="handled"}}' in text
 
