@@ -15,6 +15,7 @@ from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS
 from services.runtime.kafka import producer_context
 from services.runtime.outbox import Outbox, OutboxError, OutboxRelay
+from tests.conftest import wait_until
 from tests.runtime.conftest import SCHEMA
 
 
@@ -134,9 +135,12 @@ async def test_running_relay_is_woken_by_commit_and_a_second_relay_stands_by(
         active = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, poll_interval=30)
         standby = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, poll_interval=0.2)
         first = asyncio.create_task(active.run(stopping))
-        await asyncio.sleep(1.0)
+
+        async def lock_held() -> bool:
+            return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+
+        await wait_until(lock_held)  # the first relay is the active one before the second starts
         second = asyncio.create_task(standby.run(stopping))
-        await asyncio.sleep(0.5)
         async with pool.acquire() as conn, conn.transaction():
             await outbox.add(conn, request("owner/woken"))
         records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=1, settle=0.5)
