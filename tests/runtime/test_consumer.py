@@ -142,14 +142,28 @@ async def test_a_redelivered_event_has_its_effect_once(harness: Harness) -> None
     await harness.send_event(once, event_id="same-id")
     await harness.send_event(once, event_id="same-id")  # redelivery: same source and id
     await harness.send_event(event("owner/after"))
-    await wait_until(lambda: _count(harness, 3))
+    await wait_until(settled(harness.consumer, 3))
     assert await harness.effects() == ["owner/after", "owner/once"]
     assert harness.consumer.stats.duplicates == 1
 
 
-async def _count(harness: Harness, settled: int) -> bool:
-    s = harness.consumer.stats
-    return s.handled + s.duplicates + s.dead_lettered + s.skipped >= settled
+def settled(consumer: EventConsumer, n: int) -> Callable[[], Awaitable[bool]]:
+    """A predicate for `wait_until`: the consumer has settled at least `n` records, whatever the outcome."""
+
+    async def check() -> bool:
+        s = consumer.stats
+        return s.handled + s.duplicates + s.dead_lettered + s.skipped >= n
+
+    return check
+
+
+async def run_until_settled(consumer: EventConsumer, n: int) -> None:
+    """Run `consumer` until it has settled `n` records, then stop it as a shutdown would."""
+    stopping = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stopping))
+    await wait_until(settled(consumer, n))
+    stopping.set()
+    await asyncio.wait_for(task, 20)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +192,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_handled(
 ) -> None:
     await harness.send_raw(value, key=b"poison")
     await harness.send_event(event("owner/next"))
-    await wait_until(lambda: _count(harness, 2))
+    await wait_until(settled(harness.consumer, 2))
     assert await harness.effects() == ["owner/next"]
 
     [letter] = await harness.dead_letters(expect=1)
@@ -198,7 +212,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_consumer_
     await harness.send_event(event("fail/always"))
     await harness.send_event(event("permanent/never"))
     await harness.send_event(event("owner/fine"))
-    await wait_until(lambda: _count(harness, 3))
+    await wait_until(settled(harness.consumer, 3))
     assert await harness.effects() == ["owner/fine"]
     assert harness.consumer.stats.retries == 2  # 3 attempts for the transient failure, 1 for the permanent one
 
@@ -223,7 +237,7 @@ async def test_event_types_nobody_subscribed_to_are_skipped(harness: Harness) ->
     }
     await harness.send_raw(orjson.dumps(other))
     await harness.send_event(event("owner/mine"))
-    await wait_until(lambda: _count(harness, 2))
+    await wait_until(settled(harness.consumer, 2))
     assert harness.consumer.stats.skipped == 1
     assert await harness.effects() == ["owner/mine"]
 
@@ -235,18 +249,11 @@ async def test_a_restarted_consumer_resumes_after_what_it_committed(pool: asyncp
     async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
         await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
 
-    async def run_until(settled: int) -> EventConsumer:
+    async def run_until(n: int) -> EventConsumer:
         consumer = make_consumer(transport, pool, group)
         consumer.on(IndexRequested, record)
-        stopping = asyncio.Event()
-        task = asyncio.create_task(consumer.run(stopping))
-        await wait_until(lambda: _settled(consumer, settled))
-        stopping.set()
-        await asyncio.wait_for(task, 20)
+        await run_until_settled(consumer, n)
         return consumer
-
-    async def _settled(consumer: EventConsumer, n: int) -> bool:
-        return consumer.stats.handled + consumer.stats.duplicates >= n
 
     for name in ("a", "b"):
         await transport.producer.send_and_wait(topic, encode(wrap(event(f"owner/{name}"), source="/t")), key=b"k")
@@ -285,7 +292,11 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
         task = asyncio.create_task(consumer.run(stopping))
         topic = topic_prefix + INGEST_REQUESTS.name
         await producer.send_and_wait(topic, encode(wrap(event("owner/late"), source="/t")), key=b"k")
-        await wait_until(lambda: _dead(consumer))
+
+        async def dead_lettered() -> bool:
+            return consumer.stats.dead_lettered == 1
+
+        await wait_until(dead_lettered)
 
         broken = False  # the fix is deployed
         infra = InfraSettings(kafka=kafka_bootstrap, topic_prefix=topic_prefix)
@@ -299,10 +310,6 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
         stopping.set()
         await asyncio.wait_for(task, 20)
     assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects")] == ["owner/late"]
-
-
-async def _dead(consumer: EventConsumer) -> bool:
-    return consumer.stats.dead_lettered == 1
 
 
 async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(
@@ -323,11 +330,7 @@ async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(
             raise RuntimeError("no")
 
     consumer.on(IndexRequested, record)
-    stopping = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stopping))
-    await wait_until(lambda: _count(Harness(consumer, transport, pool), 21))
-    stopping.set()
-    await asyncio.wait_for(task, 20)
+    await run_until_settled(consumer, 21)
 
     assert (consumer.stats.handled, consumer.stats.duplicates, consumer.stats.dead_lettered) == (19, 1, 1)
     assert await pool.fetchval("SELECT count(*) FROM effects") == 19
@@ -357,10 +360,6 @@ async def test_a_lost_database_connection_is_not_the_records_fault(pool: asyncpg
     outage = False
     second = make_consumer(transport, pool, group)
     second.on(IndexRequested, record)
-    stopping = asyncio.Event()
-    task = asyncio.create_task(second.run(stopping))
-    await wait_until(lambda: _count(Harness(second, transport, pool), 1))
-    stopping.set()
-    await asyncio.wait_for(task, 20)
+    await run_until_settled(second, 1)
     assert second.stats.handled == 1
     assert await transport.read(topic + ".dlq", 0) == []
