@@ -15,12 +15,14 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
 from deploy import broker, postgres
 from services.runtime.kafka import ensure_topics
@@ -148,3 +150,41 @@ async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate.__name__}")
         await asyncio.sleep(interval)
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    settle: float = 0.0,
+    timeout: float = 20.0,
+    where: Callable[[ConsumerRecord], bool] | None = None,
+) -> list[ConsumerRecord]:
+    """The records of `topic` from its start (those `where` keeps), in arrival order.
+
+    Reads until `expect` of them arrived, then `settle` seconds more so that extras (duplicates)
+    show too; returns what arrived by `timeout` if `expect` never does.
+    """
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    records: list[ConsumerRecord] = []
+    enough_at: float | None = None
+    try:
+        while True:
+            for batch in (await consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                records += [r for r in batch if where is None or where(r)]
+            now = loop.time()
+            if len(records) >= expect:
+                if enough_at is None:
+                    enough_at = now
+                if now - enough_at >= settle:
+                    return records
+            elif now > deadline:
+                return records
+    finally:
+        await consumer.stop()

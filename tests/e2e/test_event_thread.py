@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 
 from contracts import decode
 from contracts.topics import INGEST_REQUESTS, INGEST_STATUS
 from services.catalog import identity
 from services.runtime.outbox import Outbox
-from tests.conftest import wait_until
+from tests.conftest import read_topic, wait_until
 from tests.e2e.conftest import Stack
 
 
@@ -23,17 +20,10 @@ async def source_status(stack: Stack, source_id: str) -> dict:
 async def events_about(stack: Stack, topic: str, key: str, *, expect: int) -> list[str]:
     """The CloudEvents types on `topic` (this test's prefix) keyed by `key`, in order."""
     infra = stack.configs["ingest"].infra
-    consumer = AIOKafkaConsumer(infra.topic_prefix + topic, bootstrap_servers=infra.kafka, auto_offset_reset="earliest")
-    await consumer.start()
-    types: list[str] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 20
-        while len(types) < expect and asyncio.get_running_loop().time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                types += [decode(r.value).type for r in records if r.key == key.encode()]
-    finally:
-        await consumer.stop()
-    return types
+    records = await read_topic(
+        infra.kafka, infra.topic_prefix + topic, expect=expect, where=lambda r: r.key == key.encode()
+    )
+    return [decode(r.value).type for r in records]
 
 
 async def test_an_index_request_runs_through_the_worker_and_follows_the_repo(stack: Stack) -> None:

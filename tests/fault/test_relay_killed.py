@@ -8,7 +8,6 @@ a crash but not marked; marked them now, not sent again").
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -17,7 +16,6 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 
 from contracts import decode
 from contracts.ingest import IndexRequested
@@ -25,7 +23,7 @@ from contracts.topics import INGEST_REQUESTS
 from services.registry import definition
 from services.runtime import db, migrations
 from services.runtime.outbox import Outbox
-from tests.conftest import wait_until
+from tests.conftest import read_topic, wait_until
 
 EVENTS = 20_000
 KILLS = 3
@@ -85,28 +83,11 @@ async def test_a_relay_killed_mid_publish_and_restarted_publishes_each_event_onc
             survivor.wait(30)
         expected = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
 
-    ids = await read_all(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, EVENTS)
+    # Everything, then 1.5 s more so that any event sent twice shows.
+    records = await read_topic(
+        kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=EVENTS, settle=1.5, timeout=60
+    )
+    ids = [decode(r.value).id for r in records]
     duplicates = len(ids) - len(set(ids))
     assert duplicates == 0, f"{duplicates} event(s) published twice; relay log:\n{log.read_text()[-3000:]}"
     assert set(ids) == expected
-
-
-async def read_all(bootstrap: str, topic: str, expect: int) -> list[str]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    ids: list[str] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 60
-        quiet = 0
-        while asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            got = [decode(r.value).id for records in batch.values() for r in records]
-            ids += got
-            quiet = 0 if got else quiet + 1
-            if len(ids) >= expect and quiet >= 3:  # everything, and then nothing more for a while
-                return ids
-    finally:
-        await consumer.stop()
-    return ids

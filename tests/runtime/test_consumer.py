@@ -15,7 +15,6 @@ import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from contracts import encode, wrap
@@ -27,7 +26,7 @@ from services.runtime.memory_broker import MemoryBroker
 from services.runtime.replay import replay
 from services.runtime.settings import InfraSettings
 from services.runtime.transport import RecordSink, SourceFactory
-from tests.conftest import wait_until
+from tests.conftest import read_topic, wait_until
 
 
 @dataclass
@@ -60,17 +59,7 @@ async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
     await ensure_topics(bootstrap, prefix=prefix)
 
     async def read_kafka(topic: str, expect: int) -> list[ConsumerRecord]:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-        await consumer.start()
-        found: list[ConsumerRecord] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + 20
-            while len(found) < expect and asyncio.get_running_loop().time() < deadline:
-                for records in (await consumer.getmany(timeout_ms=300)).values():
-                    found.extend(records)
-        finally:
-            await consumer.stop()
-        return found
+        return await read_topic(bootstrap, topic, expect=expect)
 
     async with producer_context(bootstrap) as producer:
         yield Transport("kafka", producer, prefix, None, bootstrap, read_kafka)

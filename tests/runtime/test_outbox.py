@@ -7,7 +7,6 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from contracts import decode
 from contracts.catalog import RepoUpdated
@@ -15,7 +14,7 @@ from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS
 from services.runtime.kafka import producer_context
 from services.runtime.outbox import Outbox, OutboxError, OutboxRelay
-from tests.conftest import wait_until
+from tests.conftest import read_topic, wait_until
 from tests.runtime.conftest import SCHEMA
 
 
@@ -26,31 +25,6 @@ def outbox() -> Outbox:
 
 def request(dataset: str, source_id: uuid.UUID | None = None) -> IndexRequested:
     return IndexRequested(source_id=source_id or uuid.uuid4(), dataset=dataset)
-
-
-async def read_topic(bootstrap: str, topic: str, *, expect: int, settle: float = 1.0) -> list:
-    """Every record on `topic`, waiting until at least `expect` arrived and then `settle` s for extras."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    records: list = []
-    try:
-        deadline = asyncio.get_running_loop().time() + 20
-        quiet_until = None
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
-                records.extend(recs)
-            now = asyncio.get_running_loop().time()
-            if len(records) >= expect:
-                quiet_until = quiet_until or now + settle
-                if now >= quiet_until:
-                    return records
-            elif now > deadline:
-                return records
-    finally:
-        await consumer.stop()
 
 
 async def test_committed_events_are_published_once_and_rolled_back_ones_never(
@@ -73,7 +47,7 @@ async def test_committed_events_are_published_once_and_rolled_back_ones_never(
         assert await relay.relay_once() == 1
         assert await relay.relay_once() == 0
 
-    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=1)
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=1, settle=1.0)
     assert [decode(r.value).data["dataset"] for r in records] == ["owner/kept"]
     assert records[0].key == str(kept.source_id).encode()
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
@@ -104,7 +78,7 @@ async def test_a_relay_crash_between_publish_and_mark_does_not_publish_twice(
         while await successor.relay_once():
             pass
 
-    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=30)
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=30, settle=1.0)
     ids = [decode(r.value).id for r in records]
     assert len(ids) == 30
     assert len(set(ids)) == 30
@@ -122,7 +96,7 @@ async def test_events_of_one_key_arrive_in_commit_order(
         relay = OutboxRelay(pool, producer, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=3)
         while await relay.relay_once():
             pass
-    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=10)
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=10, settle=1.0)
     assert [decode(r.value).data["dataset"] for r in records] == [f"owner/v{i}" for i in range(10)]
 
 
@@ -165,7 +139,7 @@ async def test_recovery_is_not_fooled_by_row_ids_of_an_earlier_database(
             await outbox.add(conn, request("owner/new", source_id))  # same row id 1, same partition
         assert await relay.recover() == 0
         assert await relay.relay_once() == 1
-    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=2)
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=2, settle=1.0)
     assert [decode(r.value).data["dataset"] for r in records] == ["owner/old", "owner/new"]
 
 
