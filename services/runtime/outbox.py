@@ -25,6 +25,7 @@ from aiokafka.structs import TopicPartition
 from contracts import CloudEvent, Event, encode, wrap
 from contracts.envelope import CONTENT_TYPE
 from services.runtime.kafka import partition_for
+from services.runtime.stopping import sleep_unless, wait_any
 
 log = logging.getLogger(__name__)
 
@@ -258,13 +259,13 @@ class OutboxRelay:
             except Exception as exc:
                 # Kafka errors and anything unexpected: log with the cause, back off, go on.
                 log.exception("outbox relay %s failed: %s; retrying in 2 s", self._outbox.schema, exc)
-            await _sleep_unless(stopping, 2.0)
+            await sleep_unless(stopping, 2.0)
 
     async def _run_holding_lock(self, stopping: asyncio.Event) -> None:
         async with self._pool.acquire() as conn:
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.lock_name):
                 log.debug("outbox relay %s: another relay is active; standing by", self._outbox.schema)
-                if await _sleep_unless(stopping, self._poll_interval * 2):
+                if await sleep_unless(stopping, self._poll_interval * 2):
                     return
             await conn.add_listener(self._outbox.channel, self._on_notify)
             self._lock_conn = conn
@@ -276,7 +277,7 @@ class OutboxRelay:
                     self._wake.clear()
                     if await self.relay_once() >= self._batch_size:
                         continue  # more waiting: do not sleep
-                    await _wait_any(stopping, self._wake, timeout=self._poll_interval)
+                    await wait_any(stopping, self._wake, timeout=self._poll_interval)
             finally:
                 self._lock_conn = None
                 await conn.remove_listener(self._outbox.channel, self._on_notify)
@@ -300,21 +301,3 @@ async def _read_range(consumer: AIOKafkaConsumer, tp: TopicPartition, low: int, 
             records.append(record)
         if batch[-1].offset >= high - 1:
             return records
-
-
-async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`; True if `stopping` was set meanwhile."""
-    try:
-        await asyncio.wait_for(stopping.wait(), timeout=seconds)
-        return True
-    except TimeoutError:
-        return False
-
-
-async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

@@ -18,6 +18,7 @@ from services.runtime.deps import ConsumerFactory, Deps
 from services.runtime.kafka import producer_context
 from services.runtime.keys import CONFIG, CONSUMERS, METRICS, MIGRATIONS, OUTBOX, POOL, PRODUCER
 from services.runtime.outbox import Outbox
+from services.runtime.stopping import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -109,5 +110,4 @@ async def supervise(name: str, run: Runnable, stopping: asyncio.Event) -> None:
             raise
         except Exception as exc:
             log.exception("%s stopped with an error (%s); restarting in 2 s", name, exc)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=2.0)
+        await sleep_unless(stopping, 2.0)
