@@ -125,12 +125,13 @@ class Stack:
             HUBSTREAM_HOME=str(self.layout.home),
             **{f"HUBSTREAM_{s.upper()}_URL": HttpSettings.for_service(s).url for s in SERVICE_PORTS},
         )
-        os.environ.update(self.env)  # the in-process steps below read the same settings
+        # The in-process steps use the same database and broker as the children, without changing our environment.
+        infra = InfraSettings(database_url=self.database_url(), kafka=self.bootstrap())
         started = time.monotonic()
-        applied = asyncio.run(migrate_all(InfraSettings()))
+        applied = asyncio.run(migrate_all(infra))
         say(f"schemas and topics: ready ({applied} migration(s) applied, {time.monotonic() - started:.1f} s)")
         token = self.layout.settings.admin_token or _read_token(self.layout.token_file)
-        token = asyncio.run(ensure_admin(InfraSettings(), token))
+        token = asyncio.run(ensure_admin(infra, token))
         write_private(self.layout.token_file, token + "\n")
         return token
 

@@ -317,6 +317,5 @@ class EventConsumer:
         await routed.subscription.handler(routed.message)  # type: ignore[call-arg]
         return True
 
-    def _count(self, outcome: str) -> str:
+    def _count(self, outcome: str) -> None:
         setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
-        return outcome
