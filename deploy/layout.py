@@ -128,3 +128,16 @@ def ours(pid: int | None) -> bool:
     except OSError:
         return False
     return b"services.cli" in command or b"kafka.Kafka" in command
+
+
+def operator_settings() -> InfraSettings:
+    """Settings for operator commands: the environment, else the stack `up` runs from this home."""
+    infra = InfraSettings()
+    layout = Layout(home=infra.home.resolve(), settings=StackSettings())
+    state = layout.read_state()
+    if not state or not layout.running():
+        return infra
+    overrides = {k: v for k, v in state.get("env", {}).items() if k not in os.environ}
+    if not overrides:
+        return infra
+    return InfraSettings(**{k.removeprefix("HUBSTREAM_").lower(): v for k, v in overrides.items()})

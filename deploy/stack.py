@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy import broker, postgres
-from deploy.layout import Layout, StackSettings, ours, pid_alive, write_private
+from deploy.layout import Layout, ours, pid_alive, write_private
+from services.operator import ensure_admin, migrate_all
 from services.runtime.db import redact
 from services.runtime.settings import SERVICE_PORTS, HttpSettings, InfraSettings
 
@@ -117,8 +118,6 @@ class Stack:
 
     def prepare(self) -> str:
         """Topics, schemas and the admin token; returns the token."""
-        from services.cli import ensure_admin, migrate_all
-
         self.env.update(
             HUBSTREAM_DATABASE_URL=self.database_url(),
             HUBSTREAM_KAFKA=self.bootstrap(),
@@ -265,18 +264,6 @@ def _ready(base_url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def operator_settings() -> InfraSettings:
-    """Settings for operator commands: the environment, else the stack `up` runs from this home."""
-    infra = InfraSettings()
-    state = Layout(home=infra.home.resolve(), settings=StackSettings()).read_state()
-    if not state or not Layout(home=infra.home.resolve(), settings=StackSettings()).running():
-        return infra
-    overrides = {k: v for k, v in state.get("env", {}).items() if k not in os.environ}
-    if not overrides:
-        return infra
-    return InfraSettings(**{k.removeprefix("HUBSTREAM_").lower(): v for k, v in overrides.items()})
 
 
 def _token_accepted(service: str, token: str) -> bool:
