@@ -145,21 +145,44 @@ class Stack:
         say(f"postgres: ready on 127.0.0.1:{self.pg.port} ({time.monotonic() - started:.1f} s)")
 
     def launch_postgres(self) -> subprocess.Popen[bytes]:
+        return self.launch(
+            "postgres",
+            self.pg.spawn,
+            self.pg.wait_ready,
+            postgres.stop_process,
+            postgres.PostgresError,
+            logs=(self.pg.log_file,),
+            ports={self.pg.port: "HUBSTREAM_PG_PORT"},
+        )
+
+    def launch(
+        self,
+        server: str,
+        spawn: Callable[[], subprocess.Popen[bytes]],
+        wait_ready: Callable[..., None],
+        stop: Callable[[subprocess.Popen[bytes]], None],
+        failure: type[Exception],
+        *,
+        logs: tuple[Path, ...],
+        ports: dict[int, str],
+    ) -> subprocess.Popen[bytes]:
+        """Start a server and wait until it answers; again, briefly, while its port is in use."""
+
         def attempt() -> subprocess.Popen[bytes]:
-            process = self.pg.spawn()
+            process = spawn()
             try:
-                self.pg.wait_ready(process, should_stop=lambda: self.stopping)
-            except postgres.PostgresError:
-                postgres.stop_process(process)
+                wait_ready(process, should_stop=lambda: self.stopping)
+            except failure:
+                stop(process)
                 raise
             return process
 
         return start_retrying_bind(
             attempt,
-            failure=postgres.PostgresError,
-            server="postgres",
-            logs=(self.pg.log_file,),
-            ports={self.pg.port: "HUBSTREAM_PG_PORT"},
+            failure=failure,
+            server=server,
+            logs=logs,
+            ports=ports,
             seconds=self.layout.settings.bind_retry,
             say=say,
         )
@@ -184,28 +207,18 @@ class Stack:
 
     def launch_kafka(self) -> subprocess.Popen[bytes]:
         stdout = self.layout.logs / "kafka.log"
-
-        def attempt() -> subprocess.Popen[bytes]:
-            process = self.kafka.start(stdout)
-            try:
-                self.kafka.wait_ready(process, should_stop=lambda: self.stopping)
-            except broker.BrokerError:
-                broker.stop_process(process)
-                raise
-            return process
-
         settings = self.layout.settings
-        return start_retrying_bind(
-            attempt,
-            failure=broker.BrokerError,
-            server="kafka",
+        return self.launch(
+            "kafka",
+            lambda: self.kafka.start(stdout),
+            self.kafka.wait_ready,
+            broker.stop_process,
+            broker.BrokerError,
             logs=(self.kafka.log_file, stdout),
             ports={
                 settings.kafka_port: "HUBSTREAM_KAFKA_PORT",
                 settings.kafka_controller_port: "HUBSTREAM_KAFKA_CONTROLLER_PORT",
             },
-            seconds=settings.bind_retry,
-            say=say,
         )
 
     def prepare(self) -> str:

@@ -97,6 +97,14 @@ def status_rows(env: dict[str, str]) -> dict[str, dict[str, str]]:
     return rows
 
 
+def clean_up(env: dict[str, str], home: Path) -> None:
+    """Stop what a test's stack left running and remove its PostgreSQL data (it may live outside the home)."""
+    run(env, "down")
+    data_dir = postgres.data_dir_for(home)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.with_suffix(".log").unlink(missing_ok=True)
+
+
 def run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HUBSTREAM, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -155,19 +163,12 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
         # A second `up` reuses the data: same token, the source is still there; Ctrl-C stops it.
         again = Up(env)
         assert again.wait_for("admin token").split()[2] == token
-        lookup = urllib.request.Request(
-            f"{ingest_url}/v2/data-sources/{source['id']}", headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(lookup, timeout=10) as response:
-            assert json.load(response)["id"] == source["id"]
+        assert get_source(ingest_url, token, source["id"])["id"] == source["id"]
         again.process.send_signal(signal.SIGINT)
         assert again.process.wait(60) == 0
         assert run(env, "status").returncode == 3
     finally:
-        run(env, "down")
-        data_dir = postgres.data_dir_for(home)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir.with_suffix(".log").unlink(missing_ok=True)
+        clean_up(env, home)
 
 
 def test_down_with_a_stale_state_file_touches_no_stranger(tmp_path: Path) -> None:
@@ -268,7 +269,4 @@ def test_up_restarts_the_broker_and_the_database_and_stops_when_a_restart_budget
         assert up.process.wait(60) == 1
         assert run(env, "status").returncode == 3
     finally:
-        run(env, "down")
-        data_dir = postgres.data_dir_for(home)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir.with_suffix(".log").unlink(missing_ok=True)
+        clean_up(env, home)
