@@ -289,8 +289,8 @@ class Stack:
                 if self.stopping:
                     break
                 if unit.restart_at is None:
-                    if unit.process is not None and unit.process.poll() is not None:
-                        self.exited(unit)
+                    if unit.process is not None and (code := unit.process.poll()) is not None:
+                        self.exited(unit, describe_exit(code), code)
                 elif time.monotonic() >= unit.restart_at and (unit.infra or self.infra_running()):
                     self.restart(unit)
             time.sleep(0.3)
@@ -298,10 +298,9 @@ class Stack:
     def infra_running(self) -> bool:
         return all(unit.running for unit in self.units.values() if unit.infra)
 
-    def exited(self, unit: Supervised) -> None:
-        assert unit.process is not None
-        code = unit.process.returncode
-        unit.last_exit, unit.last_exit_reason = code, describe_exit(code)
+    def exited(self, unit: Supervised, reason: str, code: int | None) -> None:
+        """Record why `unit` is down and schedule its restart, or stop the stack when its budget is spent."""
+        unit.last_exit, unit.last_exit_reason = code, reason
         unit.last_exit_at = datetime.now(UTC).isoformat(timespec="seconds")
         delay = unit.budget.spend()
         self.save_state()
@@ -322,13 +321,12 @@ class Stack:
         try:
             unit.start()
         except (postgres.PostgresError, broker.BrokerError, PortInUse) as exc:
-            # The new process is gone again: the next pass counts that exit against the budget.
             say(f"{unit.name} did not come back: {exc}")
-            unit.restart_at = None
-            return
-        finally:
             unit.restarts += 1
-            self.save_state()
+            self.exited(unit, "did not start again", None)  # counts against its budget like any exit
+            return
+        unit.restarts += 1
+        self.save_state()
         say(f"{unit.name} restarted (pid {unit.process.pid if unit.process else '?'})")
 
     def stop(self) -> None:
@@ -553,6 +551,6 @@ def status() -> int:
 
 
 def _last_exit(record: dict) -> str:
-    if record.get("last_exit") is None:
+    if record.get("last_exit_reason") is None:
         return "-"
     return f"{record['last_exit_reason']} at {record['last_exit_at']}"
