@@ -136,10 +136,13 @@ class LocalPostgres:
             options,
         )
 
-    def stop(self, mode: str = "fast") -> None:
-        """Stop the server; `mode="immediate"` is a crash (no checkpoint; recovery runs at the next start)."""
+    def stop(self) -> None:
         if self.is_running():
-            self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data_dir))
+            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+
+    def crash(self) -> None:
+        """Stop at once, without a checkpoint, as a power cut would: the next start runs crash recovery."""
+        self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data_dir))
 
     def create_database(self, name: str) -> bool:
         """Create `name` if missing; True if created now."""

@@ -58,7 +58,7 @@ def cluster() -> Iterator[postgres.LocalPostgres]:
     try:
         yield pg
     finally:
-        pg.stop(mode="immediate")
+        pg.stop()
         shutil.rmtree(pg.data_dir.parent, ignore_errors=True)
 
 
@@ -158,7 +158,7 @@ async def test_while_the_database_is_down_requests_get_503_and_it_is_back_after_
         assert await running.rows() == 1
     assert await running.dependency_errors() == 0
 
-    running.cluster.stop(mode="immediate")  # a crash: no shutdown checkpoint, connections cut
+    running.cluster.crash()  # no shutdown checkpoint, connections cut
 
     refused = 0
     if writes:
