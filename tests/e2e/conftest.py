@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 
 from services.operator import ensure_admin
 from services.registry import SERVICE_NAMES, definition
+from services.runtime.http import AccessLogger
 from services.runtime.outbox import OutboxRelay
 from services.runtime.resources import BackgroundTasks
 from services.runtime.service import build_app, worker_deps
@@ -58,7 +59,7 @@ async def stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[St
         for name in SERVICE_NAMES:
             service = definition(name)
             server = TestServer(build_app(service, configs[name]), host="127.0.0.1", port=configs[name].http.port)
-            await server.start_server()
+            await server.start_server(access_log_class=AccessLogger)  # the access log lines `serve` writes
             resources.push_async_callback(server.close)
             deps = await resources.enter_async_context(worker_deps(service, configs[name]))
             relay = OutboxRelay(
