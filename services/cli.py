@@ -118,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_events_replay)
 
     contracts = sub.add_parser("contracts", help="event contracts").add_subparsers(metavar="ACTION", required=True)
-    export = contracts.add_parser("export", help="write JSON Schema and AsyncAPI into contracts/schema/")
+    export = contracts.add_parser(
+        "export", help="write JSON Schema, AsyncAPI and the OpenAPI documents into contracts/schema/"
+    )
     export.add_argument("--check", action="store_true", help="only say whether the committed export is current")
     export.set_defaults(run=_contracts_export)
 

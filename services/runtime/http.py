@@ -46,7 +46,7 @@ from services.runtime.settings import ServiceConfig
 
 log = logging.getLogger(__name__)
 
-OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
