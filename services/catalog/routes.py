@@ -17,7 +17,12 @@ def setup_routes(app: web.Application) -> None:
         views.create_repo_view,
         body=views.CreateRepoBody,
         ok=CreatedRepo,
-        errors={400: "Invalid body or repo name.", 403: "Not a member of that organization.", 409: "It exists."},
+        errors={
+            400: "Invalid body or repo name.",
+            403: "The token's user may not create repos in that organization.",
+            404: "No user or organization of that name.",
+            409: "It exists (the body's `url` names it).",
+        },
         token="required",
         summary="Create a repo",
     )
