@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 from aiohttp import web
 from pydantic import BaseModel, Field, TypeAdapter
@@ -169,6 +169,20 @@ class Operation:
     also: Mapping[int, tuple[Any, str]]
 
 
+class Declared(TypedDict, total=False):
+    """What a route declares besides its method, path and view (see `Api.describe`)."""
+
+    ok: Required[Any]
+    status: int
+    body: Any
+    query: type[BaseModel] | None
+    errors: Mapping[int, str] | Iterable[int]
+    token: TokenUse | None
+    summary: str | None
+    media_type: str
+    also: Mapping[int, tuple[Any, str]] | None
+
+
 class Api:
     """A service's routes and their OpenAPI operations, added together."""
 
@@ -197,23 +211,23 @@ class Api:
         self._describe_ops_routes()
         self.get(OPENAPI_PATH, serve_openapi, ok=dict[str, Any], token="none", summary="This OpenAPI document")
 
-    def get(self, path: str, handler: Handler, **declared: Any) -> None:
+    def get(self, path: str, handler: Handler, **declared: Unpack[Declared]) -> None:
         """Add a GET route (aiohttp answers HEAD on it too) and its operation; see `route`."""
         self.route("GET", path, handler, **declared)
 
-    def post(self, path: str, handler: Handler, **declared: Any) -> None:
+    def post(self, path: str, handler: Handler, **declared: Unpack[Declared]) -> None:
         self.route("POST", path, handler, **declared)
 
-    def put(self, path: str, handler: Handler, **declared: Any) -> None:
+    def put(self, path: str, handler: Handler, **declared: Unpack[Declared]) -> None:
         self.route("PUT", path, handler, **declared)
 
-    def patch(self, path: str, handler: Handler, **declared: Any) -> None:
+    def patch(self, path: str, handler: Handler, **declared: Unpack[Declared]) -> None:
         self.route("PATCH", path, handler, **declared)
 
-    def delete(self, path: str, handler: Handler, **declared: Any) -> None:
+    def delete(self, path: str, handler: Handler, **declared: Unpack[Declared]) -> None:
         self.route("DELETE", path, handler, **declared)
 
-    def route(self, method: str, path: str, handler: Handler, **declared: Any) -> None:
+    def route(self, method: str, path: str, handler: Handler, **declared: Unpack[Declared]) -> None:
         """Add `method path` to the app and its operation to the document.
 
         Keywords (see `describe`): `ok` (required: the response model, or None
