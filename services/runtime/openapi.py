@@ -124,27 +124,20 @@ ERROR_DESCRIPTIONS = {
     503: "A dependency (PostgreSQL or Kafka) cannot be reached for now; retry, after Retry-After when sent.",
 }
 
+
+def _header(description: str, *, required: bool = True, **schema: str) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": "string", **schema}}
+
+
 HEADERS: dict[str, dict[str, Any]] = {
-    "RequestId": {
-        "description": "The request's id: the client's X-Request-Id when it sent a sane one; quote it to the operator.",
-        "required": True,
-        "schema": {"type": "string"},
-    },
-    "ErrorCode": {
-        "description": "A stable code from the service's closed list (e.g. RepoNotFound, ValidationError).",
-        "required": True,
-        "schema": {"type": "string", "pattern": "^[A-Za-z]+$"},
-    },
-    "ErrorMessage": {
-        "description": "The error in one line of latin-1 (at most 500 characters); the body has it whole.",
-        "required": True,
-        "schema": {"type": "string"},
-    },
-    "RetryAfter": {
-        "description": "Seconds to wait before retrying.",
-        "required": False,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    },
+    "RequestId": _header(
+        "The request's id: the client's X-Request-Id when it sent a sane one; quote it to the operator."
+    ),
+    "ErrorCode": _header(
+        "A stable code from the service's closed list (e.g. RepoNotFound, ValidationError).", pattern="^[A-Za-z]+$"
+    ),
+    "ErrorMessage": _header("The error in one line of latin-1 (at most 500 characters); the body has it whole."),
+    "RetryAfter": _header("Seconds to wait before retrying.", required=False, pattern="^[0-9]+$"),
 }
 
 
