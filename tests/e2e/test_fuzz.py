@@ -96,23 +96,23 @@ def live_stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[LiveS
                 ready.set_result((LiveStack(urls, stack.admin_token), asyncio.get_running_loop(), stop))
                 await stop.wait()
 
+    stopped: Future[None] = Future()  # how the thread ended, for the fixture to report
+
     def run() -> None:
         try:
             asyncio.run(serve())
+            stopped.set_result(None)
         except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-            raise
+            (stopped if ready.done() else ready).set_exception(exc)
 
     thread = threading.Thread(target=run, name="fuzzed-stack", daemon=True)
     thread.start()
-    stack, loop, stop = ready.result(timeout=120)
+    stack, loop, stop = ready.result(timeout=120)  # raises what kept the stack from starting
     try:
         yield stack
     finally:
         loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "the fuzzed stack did not stop within 60 s"
+        stopped.result(timeout=60)  # raises what failed while it ran or stopped
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
