@@ -78,7 +78,9 @@ def from_http_exception(exc: web.HTTPException) -> ApiError:
     if status == 404:
         message = "no such route: check the method and path"
     elif status == 405:
-        message = f"method not allowed; allowed: {', '.join(sorted(getattr(exc, 'allowed_methods', ())))}"
+        allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ())))
+        # RFC 9110 §15.5.6: a 405 must say which methods the resource has.
+        return ApiError(status, code, f"method not allowed; allowed: {allowed}", headers={"Allow": allowed})
     else:
         message = exc.text or (HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error")
         if message.startswith(f"{status}: "):

@@ -144,7 +144,9 @@ async def parse_body(request: web.Request, model: type[M], *, status: int = 422)
             details=[{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}],
         )
     try:
-        return model.model_validate(data)
+        # Strict JSON validation, as the OpenAPI document states the types: 0 is not a boolean, "5" not a
+        # number (lax mode would take both), while UUIDs and times still arrive as JSON strings.
+        return model.model_validate_json(await request.read(), strict=True)
     except ValidationError as exc:
         raise validation_error(exc, status=status) from exc
 

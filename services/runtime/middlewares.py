@@ -33,7 +33,7 @@ from services.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 # What a client is told to wait before retrying a 503: a restart of PostgreSQL or the broker

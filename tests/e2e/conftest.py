@@ -8,7 +8,7 @@ process boundary is gone, so a test can look at each piece.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,13 @@ class Stack:
 
 @pytest_asyncio.fixture
 async def stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[Stack]:
+    async with running_stack(make_config) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def running_stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[Stack]:
+    """The three services (APIs, relays, ingest worker) up, with the admin token known to all three."""
     configs = {name: make_config(name) for name in SERVICE_NAMES}
     async with AsyncExitStack() as resources:
         for name in SERVICE_NAMES:
