@@ -166,13 +166,14 @@ class TimedConsumer(EventConsumer):
         """Where the consumer's loop spent the phase's `elapsed` seconds (take it when the phase is done)."""
         if not self.records or elapsed <= 0:
             return "consumer time: no records"
-        other = elapsed - self.busy_s - self.offset_commit_s - self.poll_s
+        other = elapsed - self.busy_s - self.poll_s  # offset commits run in the background
         per_record_ms = self.route_s * 1000 / self.records
         per_commit_ms = self.offset_commit_s * 1000 / max(1, self.offset_commits)
         return (
             f"consumer time: of {elapsed:.2f} s, {self.busy_s:.2f} s ({self.busy_s / elapsed * 100:.0f} %) handling "
             f"batches (decode+parse {per_record_ms:.3f} ms/record), {self.offset_commit_s:.2f} s in "
-            f"{self.offset_commits} Kafka offset commits ({per_commit_ms:.1f} ms each), {self.poll_s:.2f} s in "
+            f"{self.offset_commits} Kafka offset commits in the background ({per_commit_ms:.1f} ms each), "
+            f"{self.poll_s:.2f} s in "
             f"{self.polls} getmany calls ({self.empty_polls} empty), {other:.2f} s else (other tasks holding the loop)"
         )
 

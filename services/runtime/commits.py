@@ -22,7 +22,12 @@ COMMIT_INTERVAL = 0.2  # seconds between offset commits while records keep comin
 
 
 class GroupedCommits:
-    """Offsets settled since the last commit, for one group member."""
+    """Offsets settled since the last commit, for one group member.
+
+    A commit that falls due runs in the background while the member goes on handling records (one at
+    a time, in order), so records that arrive meanwhile do not wait the commit's round trip; `flush`
+    waits for it.
+    """
 
     def __init__(self, source: RecordSource, group: str, *, interval: float = COMMIT_INTERVAL) -> None:
         self._source = source
@@ -30,21 +35,39 @@ class GroupedCommits:
         self._interval = interval
         self._settled: dict[TopicPartition, OffsetAndMetadata] = {}
         self._last_commit = asyncio.get_running_loop().time()
+        self._in_flight: asyncio.Task[None] | None = None
 
     def settle(self, tp: TopicPartition, offset: int) -> None:
         """The record at `offset` of `tp`, and every one before it, needs no delivery again."""
         self._settled[tp] = OffsetAndMetadata(offset + 1, "")
 
     async def after_poll(self, got_records: bool) -> None:
-        """Commit if `interval` has passed since the last commit, or at once when the poll came back empty (idle)."""
+        """Start a commit if `interval` has passed since the last one, or at once when the poll came back
+        empty (idle); raise what the previous commit raised, if it failed."""
+        if self._in_flight is not None:
+            if not self._in_flight.done():
+                return  # the next poll tries again
+            await self._done()
         loop = asyncio.get_running_loop()
         if self._settled and (not got_records or loop.time() - self._last_commit >= self._interval):
-            await self.flush()
+            offsets, self._settled = self._settled, {}
+            self._in_flight = asyncio.create_task(self._commit(offsets))
             self._last_commit = loop.time()
 
     async def flush(self) -> None:
-        """Commit what is settled of the partitions this member still owns (on stop, and when due)."""
+        """Wait for the commit in flight, then commit what is settled since (on stop)."""
+        if self._in_flight is not None:
+            await self._done()
         offsets, self._settled = self._settled, {}
+        await self._commit(offsets)
+
+    async def _done(self) -> None:
+        task, self._in_flight = self._in_flight, None
+        assert task is not None
+        await task
+
+    async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit the offsets of the partitions this member still owns."""
         assignment = self._source.assignment()
         owned = {tp: meta for tp, meta in offsets.items() if tp in assignment}
         if not owned:

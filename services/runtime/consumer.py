@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -129,6 +130,7 @@ class EventConsumer:
         self._commit_interval = commit_interval
         self._open_source = source_factory or kafka_source(bootstrap)
         self._subscriptions: dict[str, Subscription] = {}
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None  # see _transaction
         self.stats = ConsumerStats()
         self.ready = asyncio.Event()
 
@@ -160,10 +162,13 @@ class EventConsumer:
                 batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._max_records)
                 for tp, offset in (await self._handle_batches(batches, stopping)).items():
                     commits.settle(tp, offset)
+                if not batches:
+                    await self._release()  # idle: the connection is more use to others meanwhile
                 await commits.after_poll(bool(batches))
         finally:
             self.ready.clear()
             try:
+                await self._release()
                 if commits is not None:
                     await commits.flush()
             finally:
@@ -217,9 +222,8 @@ class EventConsumer:
             await self._settle(routed, partial(self._in_transaction, routed))
 
     async def _settle_at_once(self, run: list[Routed]) -> bool:
-        assert self._pool is not None
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._transaction() as conn:
                 ids = [(r.message.envelope.source, r.message.envelope.id) for r in run]
                 fresh = await inbox.claim_many(conn, self.group, ids)
                 for routed, is_fresh in zip(run, fresh, strict=True):
@@ -304,13 +308,32 @@ class EventConsumer:
 
     async def _in_transaction(self, routed: Routed) -> bool:
         """Claim the event in the inbox and apply the handler, in one transaction."""
-        assert self._pool is not None
         envelope = routed.message.envelope
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._transaction() as conn:
             if not await inbox.claim(conn, self.group, envelope.source, envelope.id):
                 return False
             await routed.subscription.handler(routed.message, conn)  # type: ignore[call-arg]
             return True
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction on the connection this consumer holds while records keep coming.
+
+        Taken from the pool at the first transaction and given back when the consumer idles or stops
+        (`_release`): a busy consumer pays no pool round trip (acquire, and the reset on release) per
+        transaction. A connection that was lost is given back too, when the consumer stops for it.
+        """
+        if self._conn is None:
+            assert self._pool is not None
+            self._conn = await self._pool.acquire()
+        async with self._conn.transaction():
+            yield self._conn
+
+    async def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            assert self._pool is not None
+            await self._pool.release(conn)
 
     async def _plain(self, routed: Routed) -> bool:
         await routed.subscription.handler(routed.message)  # type: ignore[call-arg]

@@ -34,6 +34,11 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
+async def stored_effects(pool: asyncpg.Pool) -> list[str]:
+    """What handlers wrote to `effects`, sorted."""
+    return [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
+
+
 @dataclass
 class Transport:
     """Kafka or memory: how a suite publishes, opens group members and reads a topic and its offsets back."""

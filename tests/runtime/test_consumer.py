@@ -28,7 +28,7 @@ from services.runtime.replay import replay
 from services.runtime.resources import BackgroundTasks
 from services.runtime.settings import InfraSettings
 from tests.conftest import wait_until
-from tests.runtime.conftest import Transport
+from tests.runtime.conftest import Transport, stored_effects
 
 
 class Harness:
@@ -54,7 +54,7 @@ class Harness:
         return await self.transport.read(self.topic + ".dlq", expect)
 
     async def effects(self) -> list[str]:
-        return [r["dataset"] for r in await self.pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
+        return await stored_effects(self.pool)
 
 
 def make_consumer(
@@ -219,7 +219,7 @@ async def test_a_restarted_consumer_resumes_after_what_it_committed(pool: asyncp
     await transport.producer.send_and_wait(topic, encode(wrap(event("owner/c"), source="/t")), key=b"k")
     second = await run_until(1)
     assert (first.stats.handled, second.stats.handled, second.stats.duplicates) == (2, 1, 0)
-    assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY 1")] == [
+    assert await stored_effects(pool) == [
         "owner/a",
         "owner/b",
         "owner/c",
@@ -371,10 +371,6 @@ async def test_a_consumer_that_dies_is_restarted_by_its_supervisor(
     assert supervisor.restarts == {"worker": 2}
     assert (handler.calls, consumer.stats.handled, consumer.stats.dead_lettered) == (3, 1, 0)
     assert await stored_effects(pool) == ["owner/x"]
-
-
-async def stored_effects(pool: asyncpg.Pool) -> list[str]:
-    return [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
 
 
 async def test_retries_back_off_exponentially(pool: asyncpg.Pool, transport: Transport) -> None:

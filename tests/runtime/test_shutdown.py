@@ -18,7 +18,7 @@ from services.runtime.consumer import EventConsumer, Received
 from services.runtime.kafka import partition_for
 from services.runtime.resources import BackgroundTasks
 from tests.conftest import wait_until
-from tests.runtime.conftest import Transport
+from tests.runtime.conftest import Transport, stored_effects
 
 KEY = "k"
 
@@ -59,10 +59,6 @@ def consumer_on(transport: Transport, pool: asyncpg.Pool, group: str, handler: S
     return consumer
 
 
-async def effects(pool: asyncpg.Pool) -> list[str]:
-    return [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
-
-
 async def handled(consumer: EventConsumer, n: int) -> None:
     async def enough() -> bool:
         return consumer.stats.handled + consumer.stats.duplicates >= n
@@ -77,7 +73,7 @@ async def test_stop_finishes_the_record_in_hand_and_commits_it(pool: asyncpg.Poo
     consumer = consumer_on(transport, pool, group, slow)
     async with BackgroundTasks({"c": consumer.run}, grace=10):
         await asyncio.wait_for(slow.started.wait(), 30)  # the handler is now sleeping inside its transaction
-    assert await effects(pool) == ["owner/one"]
+    assert await stored_effects(pool) == ["owner/one"]
     assert consumer.stats.handled == 1
     tp = TopicPartition(transport.prefix + INGEST_REQUESTS.name, partition_for(KEY, INGEST_REQUESTS.partitions))
     assert await transport.committed(group, tp) == 1
@@ -88,7 +84,7 @@ async def test_stop_finishes_the_record_in_hand_and_commits_it(pool: asyncpg.Poo
     async with BackgroundTasks({"c": again.run}, grace=10):
         await handled(again, 1)
     assert (again.stats.handled, again.stats.duplicates) == (1, 0)
-    assert await effects(pool) == ["owner/one", "owner/two"]
+    assert await stored_effects(pool) == ["owner/one", "owner/two"]
 
 
 async def test_work_that_outlives_the_grace_period_is_abandoned_and_done_once_later(
@@ -99,10 +95,10 @@ async def test_work_that_outlives_the_grace_period_is_abandoned_and_done_once_la
     stuck = Slow(delay=60)
     async with BackgroundTasks({"c": consumer_on(transport, pool, group, stuck).run}, grace=0.5):
         await asyncio.wait_for(stuck.started.wait(), 30)
-    assert await effects(pool) == []  # cancelled: its transaction rolled back, inbox claim included
+    assert await stored_effects(pool) == []  # cancelled: its transaction rolled back, inbox claim included
 
     after = consumer_on(transport, pool, group, Slow(delay=0))
     async with BackgroundTasks({"c": after.run}, grace=10):
         await handled(after, 1)
     assert after.stats.handled == 1  # redelivered, since its offset was never committed
-    assert await effects(pool) == ["owner/slow"]
+    assert await stored_effects(pool) == ["owner/slow"]
