@@ -100,6 +100,8 @@ async def run(args: argparse.Namespace) -> Report:
         fresh_database(server_url) as database_url,
         run_target(bootstrap, database_url) as target,
     ):
+        report.database = database_url.rsplit("/", 1)[-1]
+        report.topic_prefix = target.prefix
         for path, plan, n in planned:
             say(f"round {n} of {args.rounds}, {path}, {plan.label}: {plan.total} events")
             if path == "raw":

@@ -196,6 +196,7 @@ async def writers_phase(target: Target, plan: Plan, args: argparse.Namespace) ->
             consumer_time,
             p.stages.summary(),
         ]
+        result.stage_p99_ms = p.stages.p99_ms()
     return result
 
 
@@ -228,6 +229,7 @@ async def drain_phase(target: Target, plan: Plan, args: argparse.Namespace) -> P
     tracker.fill(result, drain_started=started)
     if tracker.arrivals:
         result.startup_seconds = p.relay.first_fetch_at - started
+        result.relay_done_seconds = p.relay.target_reached_at - started
         result.notes += [
             p.writers_note(plan, " (untimed, before the relay started)"),
             f"relay start-up (advisory lock, LISTEN, recover) {result.startup_seconds * 1000:.1f} ms "

@@ -102,14 +102,21 @@ class Stages:
         self.consuming.append(ran - acked)
         self.committing.append(handled - ran)
 
-    def summary(self) -> str:
-        parts = []
-        for name, values in (
+    def _named(self) -> list[tuple[str, list[float]]]:
+        return [
             ("commit->relay read" if self.origin is None else "relay start->relay read", self.waiting),
             ("read->acked", self.publishing),
             ("acked->handler", self.consuming),
             ("handler->inbox commit", self.committing),
-        ):
+        ]
+
+    def p99_ms(self) -> dict[str, float]:
+        """Each stage's p99, by name, for the report's summary over rounds."""
+        return {name: percentile(sorted(values), 0.99) * 1000 for name, values in self._named() if values}
+
+    def summary(self) -> str:
+        parts = []
+        for name, values in self._named():
             ordered = sorted(values)
             if ordered:
                 p50, p99, top = (percentile(ordered, q) * 1000 for q in (0.5, 0.99, 1.0))
