@@ -9,6 +9,7 @@ adds later is in the baseline too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import Sequence
@@ -75,6 +76,19 @@ class _Recorder:
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+    # A transactional relay brackets its sends; that changes nothing about the records themselves.
+    async def begin_transaction(self) -> None:
+        pass
+
+    async def commit_transaction(self) -> None:
+        pass
+
+    async def abort_transaction(self) -> None:
+        pass
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
