@@ -223,6 +223,7 @@ async def drain_phase(target: Target, plan: Plan, args: argparse.Namespace) -> P
                     p.relay_loop.start()
                     await until(p.tracker.done, p.running())
                     consumer_time = p.consumer.time_summary(p.tracker.last_received - started)
+                    result.consumer_busy_seconds = p.consumer.busy_s
         except TimeoutError:
             result.timed_out = True
     tracker = p.tracker

@@ -43,6 +43,8 @@ class PhaseResult:
     startup_seconds: float = math.nan
     # Drain only: seconds from the relay's start until it had published every event.
     relay_done_seconds: float = math.nan
+    # Drain only: seconds the consumer spent handling records (not waiting for them): its capacity alone.
+    consumer_busy_seconds: float = math.nan
     # hubstream only: p99 ms of each stage of the path (timed_relay.Stages), by stage name.
     stage_p99_ms: dict[str, float] = field(default_factory=dict)
     timed_out: bool = False
@@ -176,6 +178,11 @@ class Report:
                     if total - relay < 0.1 * total
                     else f"the consumer trailed the relay by {num(total - relay, 2)} s"
                 )
+                + "; the relay published "
+                + num(median([r.received / (r.relay_done_seconds - r.startup_seconds) for r in drains]), 0)
+                + " events/s from its first read to its last mark, the consumer handled "
+                + num(median([r.received / r.consumer_busy_seconds for r in drains]), 0)
+                + " events/s of the time it spent handling (not waiting for records)"
             )
         for kind in (SATURATION, RATE):
             runs = self._complete("hubstream", kind)
