@@ -106,12 +106,12 @@ def run_relay(service: ServiceDefinition) -> int:
     init_logging(config.infra.log_level, process=f"{service.name}-relay")
 
     async def main(stopping: asyncio.Event) -> None:
-        async with worker_deps(service, config) as deps:
+        # No producer here: the relay starts its own, transactional one, once it holds the outbox's lock.
+        async with migrations.migrated_pool(config.infra.database_url, config.schema, service.migrations()) as pool:
             relay = OutboxRelay(
-                deps.pool,
-                deps.producer,
+                pool,
                 config.infra.kafka,
-                deps.outbox,
+                Outbox(schema=config.schema, source=config.event_source),
                 topic_prefix=config.infra.topic_prefix,
             )
             await relay.run(stopping)

@@ -63,7 +63,6 @@ async def stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[St
             deps = await resources.enter_async_context(worker_deps(service, configs[name]))
             relay = OutboxRelay(
                 deps.pool,
-                deps.producer,
                 deps.config.infra.kafka,
                 deps.outbox,
                 topic_prefix=deps.config.infra.topic_prefix,
