@@ -29,13 +29,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import UnknownTopicOrPartitionError
+from aiokafka.errors import ProducerFenced, UnknownTopicOrPartitionError
 from aiokafka.structs import TopicPartition
 
 from contracts import CloudEvent, Event, encode, wrap
 from contracts.envelope import CONTENT_TYPE
 from contracts.headers import CONTENT_TYPE_HEADER, OUTBOX_EVENT, OUTBOX_ID, OUTBOX_SOURCE
-from services.runtime.kafka import make_consumer, partition_for, producer_context
+from services.runtime.kafka import BrokerUnavailable, make_consumer, partition_for, producer_context
 from services.runtime.stopping import sleep_unless, wait_any
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,9 @@ class OutboxRelay:
     standbys. A cycle (`relay_once`) opens a Kafka transaction, sends up to
     `batches_in_flight` batches (the next batch is read from the database while
     the previous ones are on their way), commits, and marks its rows in one
-    statement. Cycles follow one another, so rows are marked in the order they
-    were published.
+    statement, which may run while the next cycle reads and sends. Each mark
+    waits for the one before, so rows are marked in the order they were
+    published.
 
     A crash between the commit and the mark would publish a cycle twice; to
     prevent it, a relay that takes over first reads back the tail of the
@@ -112,9 +113,10 @@ class OutboxRelay:
     crash before the commit leaves an open transaction, which the successor's
     producer aborts: those rows are sent again, and only that copy is visible.
 
-    The relay reads and marks rows on the connection that holds the lock: if
-    that session dies, the lock goes with it and so does this relay's work,
-    and the producer of whoever takes the lock next fences this one.
+    The relay reads rows on the connection that holds the lock: if that session
+    dies, the lock goes with it, and the producer of whoever takes the lock
+    next fences this one. Marks run on another connection of the pool, beside
+    the next cycle (see `relay_once`).
     """
 
     def __init__(
@@ -142,6 +144,9 @@ class OutboxRelay:
         self._lock_conn: asyncpg.Connection | None = None
         self._producer: AIOKafkaProducer | None = None
         self._source = outbox.schema.encode()
+        # The mark of the last full cycle, still running while the next cycle reads and sends, and its rows.
+        self._marking: asyncio.Task[None] | None = None
+        self._marking_ids: list[int] = []
         self.published = 0
         self.recovered = 0  # rows marked by recovery: published by an earlier relay that did not mark them
         self.transactions = 0
@@ -172,6 +177,9 @@ class OutboxRelay:
                 yield
             finally:
                 self._producer = None
+                # The last mark finishes; if it fails, those rows are recovered by the next relay.
+                with suppress(Exception):
+                    await self.settle()
 
     def _active_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -179,12 +187,13 @@ class OutboxRelay:
         return self._producer
 
     async def fetch_pending(self, limit: int | None = None, *, after: int = 0) -> list[PendingRow]:
-        """Unpublished rows in id order, from the first id above `after`."""
+        """Unpublished rows in id order, from the first id above `after`, but for those being marked."""
         rows = await self._db.fetch(
             "SELECT id, event_id, topic, key, payload FROM outbox WHERE published_at IS NULL AND id > $2 "
-            "ORDER BY id LIMIT $1",
+            "AND id <> ALL($3::bigint[]) ORDER BY id LIMIT $1",
             limit or self._batch_size,
             after,
+            self._marking_ids,
         )
         return [PendingRow(r["id"], r["event_id"], self._prefix + r["topic"], r["key"], r["payload"]) for r in rows]
 
@@ -237,14 +246,33 @@ class OutboxRelay:
         await self._in_transaction([rows])
 
     async def relay_once(self) -> int:
-        """One cycle: pending rows in one transaction, several batches in flight; then mark them. How many."""
+        """One cycle: pending rows in one transaction, several batches in flight; then mark them. How many.
+
+        A cycle that found the outbox empty marks before it returns. A full one (more may be waiting)
+        leaves its mark running while the next cycle reads and sends; the next mark waits for it, so
+        rows are marked in the order they were published, which recovery relies on.
+        """
         rows = await self.fetch_pending()
         if not rows:
+            await self.settle()
             return 0
         sent = await self._in_transaction([rows], more=True)
-        await self.mark([r.id for r in sent])
+        await self.settle()
+        self._marking_ids = [r.id for r in sent]
+        self._marking = asyncio.create_task(self.mark(self._marking_ids))
+        if len(sent) < self._batch_size:
+            await self.settle()
         self.published += len(sent)
         return len(sent)
+
+    async def settle(self) -> None:
+        """Wait for the mark still running, if any; its failure is raised here."""
+        marking, self._marking = self._marking, None
+        try:
+            if marking is not None:
+                await marking
+        finally:
+            self._marking_ids = []
 
     async def _in_transaction(self, batches: list[list[PendingRow]], *, more: bool = False) -> list[PendingRow]:
         """Publish `batches` (and, if `more`, the batches that follow in the outbox) in one committed transaction.
@@ -290,7 +318,12 @@ class OutboxRelay:
             await asyncio.wait_for(producer.abort_transaction(), timeout=5)
 
     async def mark(self, ids: list[int]) -> None:
-        await self._db.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+        # On a pool connection, not the lock's, so that it can run beside the next cycle's reads. Safe with
+        # fencing: a relay marks only what its committed transaction published, so a relay that lost its
+        # lock marks rows that really went out (which its successor's recovery marks as well).
+        await self._pool.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL", ids
+        )
 
     async def recover(self) -> int:
         """Mark pending rows that a previous relay published but did not mark. Returns how many.
@@ -388,11 +421,16 @@ class OutboxRelay:
         while not stopping.is_set():
             try:
                 await self._run_holding_lock(stopping)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, OutboxError) as exc:
+            except ProducerFenced:
+                log.warning(
+                    "outbox relay %s: another relay has taken over (this one lost its lock with its database "
+                    "session); what it had not committed is discarded; standing by",
+                    self._outbox.schema,
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, OutboxError, BrokerUnavailable) as exc:
                 log.error("outbox relay %s: %s; retrying in 2 s", self._outbox.schema, exc)
             except Exception as exc:
-                # Kafka errors (a fenced producer among them) and anything unexpected: log with the cause,
-                # back off, and compete for the lock again.
+                # Other Kafka errors and anything unexpected: log with the cause, back off, compete for the lock.
                 log.exception("outbox relay %s failed: %s; retrying in 2 s", self._outbox.schema, exc)
             await sleep_unless(stopping, 2.0)
 
