@@ -31,35 +31,30 @@ from services.runtime.stopping import sleep_unless
 
 log = logging.getLogger(__name__)
 
-# Each batch: delete up to $2 rows past the window, and add how many went to the table's count.
-PRUNE_OUTBOX = """
+
+def _prune_statement(table: str, doomed: str) -> str:
+    """One batch: delete the rows `doomed` selects (by ctid, at most $2 of them) and add how many to the count."""
+    return f"""
 WITH gone AS (
-    DELETE FROM outbox WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM outbox WHERE published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2
-    ))
-    RETURNING 1
+    DELETE FROM {table} WHERE ctid = ANY(ARRAY({doomed})) RETURNING 1
 ), counted AS (
     UPDATE retention SET pruned = pruned + (SELECT count(*) FROM gone), last_pruned_at = now()
-    WHERE table_name = 'outbox' AND EXISTS (SELECT FROM gone)
+    WHERE table_name = '{table}' AND EXISTS (SELECT FROM gone)
 )
 SELECT count(*) FROM gone
 """
 
-# $3: one consumer group, or NULL for every group.
-PRUNE_INBOX = """
-WITH gone AS (
-    DELETE FROM inbox WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM inbox
-        WHERE ($3::text IS NULL OR consumer = $3) AND handled_at < now() - make_interval(secs => $1)
-        LIMIT $2
-    ))
-    RETURNING 1
-), counted AS (
-    UPDATE retention SET pruned = pruned + (SELECT count(*) FROM gone), last_pruned_at = now()
-    WHERE table_name = 'inbox' AND EXISTS (SELECT FROM gone)
+
+# $1: the window in seconds; $2: the batch size.
+PRUNE_OUTBOX = _prune_statement(
+    "outbox", "SELECT ctid FROM outbox WHERE published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2"
 )
-SELECT count(*) FROM gone
-"""
+# $3: one consumer group, or NULL for every group.
+PRUNE_INBOX = _prune_statement(
+    "inbox",
+    "SELECT ctid FROM inbox WHERE ($3::text IS NULL OR consumer = $3) "
+    "AND handled_at < now() - make_interval(secs => $1) LIMIT $2",
+)
 
 TABLE_STATS = """
 SELECT r.table_name, r.pruned, pg_total_relation_size(to_regclass(r.table_name)) AS bytes,

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerFenced
 
-from contracts import decode
+from contracts import CloudEvent, decode
 from contracts.asyncapi import asyncapi_document
 from contracts.catalog import RepoUpdated
 from contracts.ingest import IndexRequested
@@ -38,6 +38,12 @@ def request(dataset: str, source_id: uuid.UUID | None = None) -> IndexRequested:
     return IndexRequested(source_id=source_id or uuid.uuid4(), dataset=dataset)
 
 
+async def commit(pool: asyncpg.Pool, outbox: Outbox, *events: IndexRequested) -> list[CloudEvent]:
+    """Write events to the outbox in one committed transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await outbox.add(conn, *events)
+
+
 async def advisory_locks(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     """Advisory locks held in this test's own database (the server may be shared with a running stack)."""
     return await pool.fetch(
@@ -50,8 +56,7 @@ async def test_committed_events_are_published_once_and_rolled_back_ones_never(
     pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     kept = request("owner/kept")
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.add(conn, kept)
+    await commit(pool, outbox, kept)
 
     async def change_that_fails() -> None:
         async with pool.acquire() as conn, conn.transaction():
@@ -82,8 +87,7 @@ async def test_a_relay_crash_between_commit_and_mark_does_not_publish_twice(
     pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     events = [request(f"owner/d{i}") for i in range(30)]
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.add(conn, *events)
+    await commit(pool, outbox, *events)
 
     crashed = OutboxRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=20)
     async with crashed.producing():
@@ -109,8 +113,7 @@ async def test_a_relay_crash_mid_transaction_publishes_nothing_of_it(
     pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     events = [request(f"owner/d{i}") for i in range(10)]
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.add(conn, *events)
+    await commit(pool, outbox, *events)
     crashed = OutboxRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix)
     async with crashed.producing():
         producer = crashed._active_producer()
@@ -133,8 +136,7 @@ async def test_events_of_one_key_arrive_in_commit_order(
 ) -> None:
     source_id = uuid.uuid4()
     for i in range(10):
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, request(f"owner/v{i}", source_id))
+        await commit(pool, outbox, request(f"owner/v{i}", source_id))
     # Small batches, several in flight in one transaction: order must hold across batches.
     relay = OutboxRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=3, batches_in_flight=3)
     async with relay.producing():
@@ -155,8 +157,7 @@ async def test_running_relay_is_woken_by_commit_and_a_second_relay_stands_by(
     first = asyncio.create_task(active.run(stopping))
     await wait_until(lambda: advisory_locks(pool))  # the first relay is the active one before the second starts
     second = asyncio.create_task(standby.run(stopping))
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.add(conn, request("owner/woken"))
+    await commit(pool, outbox, request("owner/woken"))
     records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=1, settle=0.5)
     assert len(await advisory_locks(pool)) == 1  # the standby waits without it
     stopping.set()
@@ -170,14 +171,12 @@ async def test_recovery_is_not_fooled_by_row_ids_of_an_earlier_database(
 ) -> None:
     # Row ids restart with a new (or restored) database; the messages of the old one are still on the topic.
     source_id = uuid.uuid4()
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.add(conn, request("owner/old", source_id))
+    await commit(pool, outbox, request("owner/old", source_id))
     relay = OutboxRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix)
     async with relay.producing():
         assert await relay.relay_once() == 1
         await pool.execute("TRUNCATE outbox RESTART IDENTITY")  # the database starts over
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, request("owner/new", source_id))  # same row id 1, same partition
+        await commit(pool, outbox, request("owner/new", source_id))  # same row id 1, same partition
         assert await relay.recover() == 0
         assert await relay.relay_once() == 1
     records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=2, settle=1.0)
@@ -220,8 +219,7 @@ class GatedRelay(OutboxRelay):
 async def test_a_relay_that_lost_its_lock_is_fenced_by_its_successor(
     pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.add(conn, *(request(f"owner/z{i}") for i in range(30)))
+    await commit(pool, outbox, *(request(f"owner/z{i}") for i in range(30)))
     gate, stop_zombie, stop_successor = asyncio.Event(), asyncio.Event(), asyncio.Event()
     zombie = GatedRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix, gate=gate)
     zombie_task = asyncio.create_task(zombie.run(stop_zombie))
@@ -264,8 +262,7 @@ async def test_recovery_reads_to_the_partition_ends_taken_at_its_start(
         await outside.begin_transaction()
         await outside.send_and_wait(topic, b"not a hubstream event", partition=partition)
         # ...while our relay commits 5 rows after it, and dies before marking them.
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, *(request(f"owner/e{i}", source_id) for i in range(5)))
+        await commit(pool, outbox, *(request(f"owner/e{i}", source_id) for i in range(5)))
         crashed = OutboxRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix)
         async with crashed.producing():
             await crashed.publish(await crashed.fetch_pending())
@@ -287,8 +284,7 @@ async def test_recovery_reads_to_the_partition_ends_taken_at_its_start(
 async def test_published_records_carry_the_headers_the_asyncapi_document_lists(
     pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        [envelope] = await outbox.add(conn, request("owner/headers"))
+    [envelope] = await commit(pool, outbox, request("owner/headers"))
     relay = OutboxRelay(pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix)
     async with relay.producing():
         assert await relay.relay_once() == 1
