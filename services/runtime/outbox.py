@@ -455,7 +455,8 @@ class OutboxRelay:
                         await wait_any(stopping, self._wake, timeout=self._poll_interval)
             finally:
                 self._lock_conn = None
-                if not conn.is_closed():
+                # A session that died took the lock with it: nothing to release, and no error to hide the cause.
+                with suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                     await conn.remove_listener(self._outbox.channel, self._on_notify)
                     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self.lock_name)
 
