@@ -35,6 +35,7 @@ from aiokafka.structs import TopicPartition
 from contracts import CloudEvent, Event, encode, wrap
 from contracts.envelope import CONTENT_TYPE
 from contracts.headers import CONTENT_TYPE_HEADER, OUTBOX_EVENT, OUTBOX_ID, OUTBOX_SOURCE
+from services.runtime.db import DatabaseUnavailable
 from services.runtime.kafka import BrokerUnavailable, make_consumer, partition_for, producer_context
 from services.runtime.stopping import sleep_unless, wait_any
 
@@ -427,7 +428,14 @@ class OutboxRelay:
                     "session); what it had not committed is discarded; standing by",
                     self._outbox.schema,
                 )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, OutboxError, BrokerUnavailable) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                DatabaseUnavailable,
+                BrokerUnavailable,
+                OutboxError,
+            ) as exc:
                 log.error("outbox relay %s: %s; retrying in 2 s", self._outbox.schema, exc)
             except Exception as exc:
                 # Other Kafka errors and anything unexpected: log with the cause, back off, compete for the lock.
