@@ -16,6 +16,7 @@ from contracts.base import Event
 from contracts.components import hoist as _hoist
 from contracts.components import put as _put
 from contracts.envelope import CONTENT_TYPE, CloudEvent
+from contracts.headers import OUTBOX_HEADERS
 from contracts.receivers import RECEIVERS, Receiver
 from contracts.topics import Topic
 
@@ -43,6 +44,8 @@ Every hubstream event is a [CloudEvents 1.0](https://github.com/cloudevents/spec
 `partitionkey` extension, so all events about one aggregate stay in order on one partition;
 - `type` is `hubstream.<domain>.<...>.v<N>`; an incompatible change gets a new type (`.v2`), while optional \
 fields may be added to an existing one, so consumers ignore fields they do not know;
+- hubstream's relays publish in Kafka transactions: read with `isolation.level=read_committed`, or you may \
+see messages of a relay that crashed or was fenced mid-transaction, which are sent again;
 - a message a consumer cannot handle goes, unchanged, to the topic's dead-letter twin (`<topic>.dlq`) with \
 `dlq.*` headers saying why;
 - a deployment may put a prefix before every topic name (`HUBSTREAM_TOPIC_PREFIX`); addresses here are \
@@ -230,31 +233,13 @@ def _outbox_headers(topic: Topic) -> dict[str, Any]:
     headers: dict[str, Any] = {
         "type": "object",
         "properties": {
-            "content-type": {
-                "type": "string",
-                "description": "The value's media type: a CloudEvents envelope, structured JSON mode.",
-                "examples": [CONTENT_TYPE],
-            },
-            "outbox.source": {
-                "type": "string",
-                "description": (
-                    "The service (its database schema) whose transactional outbox published the message. "
-                    "Set by hubstream's outbox relay."
-                ),
-            },
-            "outbox.id": {
-                "type": "string",
-                "pattern": "^[0-9]+$",
-                "description": (
-                    "The message's row id in that outbox (decimal). With `outbox.source`, it lets a relay that "
-                    "takes over recognise what was already published, so nothing is published twice."
-                ),
-            },
+            header.name: {"type": "string", "description": header.description, **header.shape}
+            for header in OUTBOX_HEADERS
         },
     }
     # Outside systems publish without our outbox; only topics written by hubstream alone can promise the headers.
     if ANY_PRODUCER not in topic.producers:
-        headers["required"] = ["content-type", "outbox.source", "outbox.id"]
+        headers["required"] = [header.name for header in OUTBOX_HEADERS]
     return headers
 
 

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 DLQ_SUFFIX = ".dlq"
 
+# Kafka's defaults for what a topic does not set (deploy/broker.py keeps log.retention.hours=168).
+BROKER_RETENTION_MS = 7 * 24 * 3600 * 1000
+BROKER_SEGMENT_MS = 7 * 24 * 3600 * 1000
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -26,6 +30,21 @@ class Topic:
     @property
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
+
+    @property
+    def redelivery_seconds(self) -> float | None:
+        """How long after it was written a record can still be delivered to a consumer; None: for good.
+
+        Kafka deletes whole segments, and a segment only once its newest record is past `retention.ms`,
+        so a record may outlive its retention by up to one segment's time (`segment.ms`).
+        """
+        config = dict(self.config)
+        if "compact" in config.get("cleanup.policy", "delete"):
+            return None  # the newest record of each key stays for good
+        retention = int(config.get("retention.ms", BROKER_RETENTION_MS))
+        if retention < 0:
+            return None
+        return (retention + int(config.get("segment.ms", BROKER_SEGMENT_MS))) / 1000
 
 
 CATALOG_REPOS = Topic(

@@ -23,11 +23,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from deploy import broker, postgres
-from services.runtime.kafka import admin_context, ensure_topics
+from services.runtime.kafka import admin_context, ensure_topics, make_consumer
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
 from tests.ports import PortAllocator
 
@@ -209,9 +208,7 @@ async def read_topic(
     Reads until `expect` of them arrived, then `settle` seconds more so that extras (duplicates)
     show too; returns what arrived by `timeout` if `expect` never does.
     """
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
+    consumer = make_consumer(bootstrap, topic, auto_offset_reset="earliest")
     await consumer.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

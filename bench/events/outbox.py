@@ -142,7 +142,7 @@ async def pipeline(target: Target, plan: Plan, args: argparse.Namespace) -> Asyn
         worker_pool = await stack.enter_async_context(db.pool_context(target.database_url, schema, max_size=2))
         producer = await stack.enter_async_context(producer_context(target.bootstrap))
         outbox = Outbox(schema=schema, source=SOURCE)
-        relay = TimedRelay(relay_pool, producer, target.bootstrap, outbox, topic_prefix=prefix)
+        relay = TimedRelay(relay_pool, target.bootstrap, outbox, topic_prefix=prefix)
         consumer = TimedConsumer(
             group=f"{prefix}bench", bootstrap=target.bootstrap, pool=worker_pool, producer=producer, topic_prefix=prefix
         )

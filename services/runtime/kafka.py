@@ -1,8 +1,11 @@
-"""Kafka plumbing on aiokafka: producer, topic set-up, partitioning, readiness.
+"""Kafka plumbing on aiokafka: producer, consumer, topic set-up, partitioning, readiness.
 
 Producers are idempotent (`acks=all`), so a retried send within one producer
 session is written once. We choose the partition ourselves with Kafka's own
 murmur2 rule, so the outbox relay can tell after a crash where an event went.
+The relay publishes in Kafka transactions (a relay that lost its lock is
+fenced by its successor), so every reader of our topics reads committed
+records only: `make_consumer` is where that is set.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -40,6 +43,17 @@ def make_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+
+
+def make_consumer(bootstrap: str, *topics: str, **overrides: object) -> AIOKafkaConsumer:
+    """A consumer that sees committed records only: never those of a relay transaction that was aborted."""
+    options: dict[str, object] = {
+        "bootstrap_servers": bootstrap,
+        "isolation_level": "read_committed",
+        "enable_auto_commit": False,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)  # type: ignore[arg-type]
 
 
 @asynccontextmanager

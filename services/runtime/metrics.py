@@ -50,6 +50,25 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.table_bytes = Gauge(
+            "hubstream_table_bytes",
+            "Size on disk of a runtime table (outbox, inbox), with its indexes",
+            ["service", "table"],
+            registry=self.registry,
+        )
+        self.table_rows = Gauge(
+            "hubstream_table_rows_estimated",
+            "Rows in a runtime table, PostgreSQL's estimate as of its last ANALYZE",
+            ["service", "table"],
+            registry=self.registry,
+        )
+        # Read from the database, where the pruner (in the relay process) counts: a gauge that only grows.
+        self.retention_pruned = Gauge(
+            "hubstream_retention_pruned_rows",
+            "Rows the retention pruner has deleted from a runtime table since the schema was created",
+            ["service", "table"],
+            registry=self.registry,
+        )
         # Requests answered 503 because PostgreSQL or Kafka could not be reached (see dependencies.py).
         self.dependency_errors = Counter(
             "hubstream_dependency_errors",

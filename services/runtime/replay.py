@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from contracts.topics import DLQ_SUFFIX, topic_named
 from services.runtime.dlq import HEADER_PREFIX
-from services.runtime.kafka import producer_context, topic_partitions
+from services.runtime.kafka import make_consumer, producer_context, topic_partitions
 from services.runtime.settings import InfraSettings
 
 
@@ -31,12 +30,7 @@ async def replay(infra: InfraSettings, topic: str, *, limit: int | None = None) 
         raise ValueError(f"topic {name} does not exist on {infra.kafka}")
     # Partitions are assigned, not subscribed: no group join to wait for. The group id only keeps the
     # committed positions, so a second run starts where the first stopped.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=infra.kafka,
-        group_id=f"hubstream.dlq-replay.{name}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = make_consumer(infra.kafka, group_id=f"hubstream.dlq-replay.{name}", auto_offset_reset="earliest")
     sent = 0
     try:
         await consumer.start()

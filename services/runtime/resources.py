@@ -13,7 +13,7 @@ from contextlib import suppress
 
 from aiohttp import web
 
-from services.runtime import migrations
+from services.runtime import migrations, retention
 from services.runtime.deps import ConsumerFactory, Deps
 from services.runtime.kafka import producer_context
 from services.runtime.keys import CONFIG, CONSUMERS, METRICS, MIGRATIONS, OUTBOX, POOL, PRODUCER
@@ -43,7 +43,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
             app[METRICS].outbox_backlog.labels(config.service).set(row["pending"])
             app[METRICS].outbox_oldest.labels(config.service).set(float(row["oldest"]))
 
+        async def refresh_tables() -> None:
+            metrics = app[METRICS]
+            for stats in await retention.table_stats(pool):
+                metrics.table_bytes.labels(config.service, stats.table).set(stats.bytes)
+                metrics.table_rows.labels(config.service, stats.table).set(stats.estimated_rows)
+                metrics.retention_pruned.labels(config.service, stats.table).set(stats.pruned)
+
         app[METRICS].on_scrape(refresh_backlog)
+        app[METRICS].on_scrape(refresh_tables)
         yield
 
 

@@ -1,8 +1,9 @@
 """What a service declares, and how each of its processes is run.
 
-A service has an HTTP API (`hubstream serve NAME`), an outbox relay
-(`hubstream relay NAME`) and, optionally, worker processes that only consume
-(`hubstream worker NAME`). All of them stop cleanly on SIGINT/SIGTERM.
+A service has an HTTP API (`hubstream serve NAME`), an outbox relay with the
+retention pruner of its tables (`hubstream relay NAME`) and, optionally,
+worker processes that only consume (`hubstream worker NAME`). All of them
+stop cleanly on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from services.runtime.logging import init_logging
 from services.runtime.openapi import Api
 from services.runtime.outbox import Outbox, OutboxRelay
 from services.runtime.resources import BackgroundTasks, consumers_ctx, database_ctx, producer_ctx
+from services.runtime.retention import Pruner, RetentionPolicy
 from services.runtime.settings import ServiceConfig
 
 log = logging.getLogger(__name__)
@@ -115,15 +117,23 @@ def run_relay(service: ServiceDefinition) -> int:
     init_logging(config.infra.log_level, process=f"{service.name}-relay")
 
     async def main(stopping: asyncio.Event) -> None:
-        async with worker_deps(service, config) as deps:
+        # No producer here: the relay starts its own, transactional one, once it holds the outbox's lock.
+        async with migrations.migrated_pool(config.infra.database_url, config.schema, service.migrations()) as pool:
             relay = OutboxRelay(
-                deps.pool,
-                deps.producer,
+                pool,
                 config.infra.kafka,
-                deps.outbox,
+                Outbox(schema=config.schema, source=config.event_source),
                 topic_prefix=config.infra.topic_prefix,
             )
-            await relay.run(stopping)
+            pruner = Pruner(
+                pool,
+                config.schema,
+                RetentionPolicy.from_settings(config.infra),
+                batch=config.infra.retention_batch,
+                interval=config.infra.retention_interval_seconds,
+            )
+            async with BackgroundTasks({f"{service.name}-relay": relay.run, f"{service.name}-retention": pruner.run}):
+                await stopping.wait()
 
     return _run_until_signal(main, service.name)
 

@@ -26,6 +26,25 @@ class InfraSettings(BaseSettings):
         default="", description="Put before every topic name, so several deployments can share one broker."
     )
     log_level: str = "INFO"
+    outbox_retention_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Published outbox rows are deleted this long after they were published (unpublished rows never "
+        "are). Takeover recovery needs only the unpublished ones; the window is for looking at what went out.",
+    )
+    inbox_retention_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Inbox entries are deleted this long after they were handled. Unset: as long as the consumer "
+        "group's topic can redeliver an event (its retention plus one segment, from contracts/topics.py); entries of "
+        "groups whose topic keeps events for good, and of groups hubstream does not know, are kept.",
+    )
+    retention_interval_seconds: float = Field(
+        default=30.0, gt=0, description="Pause between two rounds of the retention pruner (in the relay process)."
+    )
+    retention_batch: int = Field(
+        default=2000, gt=0, description="Rows the retention pruner deletes per statement, to keep each one short."
+    )
     catalog_url: str = "http://127.0.0.1:8701"
     ingest_url: str = "http://127.0.0.1:8702"
     versioning_url: str = "http://127.0.0.1:8703"

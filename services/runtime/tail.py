@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from contracts import ContractError, decode
 from contracts.topics import topic_named
 from services.runtime.dlq import HEADER_PREFIX as DLQ_HEADER_PREFIX
-from services.runtime.kafka import BrokerUnavailable, topic_partitions
+from services.runtime.kafka import BrokerUnavailable, make_consumer, topic_partitions
 from services.runtime.settings import InfraSettings
 
 
@@ -69,7 +68,7 @@ async def tail(
         print(f"hubstream: {exc.args[0]}", file=sys.stderr)
         return 2
     name = infra.topic_prefix + topic
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka, enable_auto_commit=False)
+    consumer = make_consumer(infra.kafka)
     try:
         await consumer.start()
     except KafkaError as exc:

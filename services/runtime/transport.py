@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
+
+from services.runtime.kafka import make_consumer
 
 
 class RecordSource(Protocol):
@@ -59,12 +60,11 @@ SourceFactory = Callable[[str, list[str]], RecordSource]
 
 def kafka_source(bootstrap: str) -> SourceFactory:
     def open_source(group: str, topics: list[str]) -> RecordSource:
-        return AIOKafkaConsumer(
+        # Offsets are committed by hand, after each record's outcome is settled (auto-commit is off).
+        return make_consumer(
+            bootstrap,
             *topics,
-            bootstrap_servers=bootstrap,
             group_id=group,
-            # Offsets are committed by hand, after each record's outcome is settled.
-            enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=300_000,
         )

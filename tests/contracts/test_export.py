@@ -15,11 +15,12 @@ from pydantic import BaseModel
 from contracts import export, registry
 from contracts.base import Event
 from contracts.export import SCHEMA_DIR, asyncapi_document, payload_schemas, stale, write
+from contracts.headers import OUTBOX_HEADERS
 from contracts.registry import EVENT_CLASSES
 from contracts.topics import INGEST_STATUS, TOPICS
 from services.registry import SERVICE_NAMES
 from services.runtime.dlq import dead_letter_headers
-from services.runtime.outbox import CONTENT_TYPE, HEADER_OUTBOX_ID, HEADER_OUTBOX_SOURCE
+from services.runtime.outbox import CONTENT_TYPE, HEADER_OUTBOX_EVENT, HEADER_OUTBOX_ID, HEADER_OUTBOX_SOURCE
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +118,12 @@ def test_every_event_type_has_a_message_in_exactly_its_topics_channel(document: 
 
 
 def test_message_headers_are_the_ones_the_runtime_sets(document: dict[str, Any]) -> None:
-    outbox_headers = {"content-type", HEADER_OUTBOX_SOURCE, HEADER_OUTBOX_ID}
+    # The relay builds its headers from OUTBOX_HEADERS (tests/runtime/test_outbox.py reads a published record's).
+    outbox_headers = [header.name for header in OUTBOX_HEADERS]
+    assert {HEADER_OUTBOX_SOURCE, HEADER_OUTBOX_EVENT, HEADER_OUTBOX_ID} <= set(outbox_headers)
     for cls in EVENT_CLASSES:
         headers = document["components"]["messages"][cls.event_type]["headers"]
-        assert set(headers["properties"]) == outbox_headers
+        assert list(headers["properties"]) == outbox_headers
         assert CONTENT_TYPE in headers["properties"]["content-type"]["examples"]
 
     record = ConsumerRecord(

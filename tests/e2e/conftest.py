@@ -71,7 +71,6 @@ async def running_stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIte
             deps = await resources.enter_async_context(worker_deps(service, configs[name]))
             relay = OutboxRelay(
                 deps.pool,
-                deps.producer,
                 deps.config.infra.kafka,
                 deps.outbox,
                 topic_prefix=deps.config.infra.topic_prefix,

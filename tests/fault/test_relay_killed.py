@@ -1,14 +1,18 @@
 """Fault injection: the relay process is killed (SIGKILL) while it publishes, and restarted.
 
 Every event must reach the topic exactly once, whatever moment the kill hits.
-Most kills land while a batch is published but not yet marked, which is the
-case the successor's recovery exists for (its log says so: "published before
-a crash but not marked; marked them now, not sent again").
+The first kill is placed where recovery is needed: the test holds a row lock
+that blocks the relay's mark, so its Kafka transaction has committed and its
+rows are not marked when the process (and its database session) dies. The
+successor must find them at the partitions' ends and mark them, and its log
+says so ("published before a crash but not marked; marked them now, not sent
+again"). The other kills land wherever the relay happens to be.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,7 +65,8 @@ async def test_a_relay_killed_mid_publish_and_restarted_publishes_each_event_onc
             HUBSTREAM_HOME=str(tmp_path),
         )
         log = tmp_path / "relay.log"
-        for kill in range(1, KILLS + 1):
+        await kill_between_commit_and_mark(pool, env, log)
+        for kill in range(2, KILLS + 1):
             relay = start_relay(env, log)
             target = EVENTS * kill // (KILLS + 1)
 
@@ -91,3 +96,36 @@ async def test_a_relay_killed_mid_publish_and_restarted_publishes_each_event_onc
     duplicates = len(ids) - len(set(ids))
     assert duplicates == 0, f"{duplicates} event(s) published twice; relay log:\n{log.read_text()[-3000:]}"
     assert set(ids) == expected
+    # The takeover after the first kill had committed rows to recover, and did.
+    recovered = [int(n) for n in RECOVERED.findall(log.read_text())]
+    assert recovered, f"no takeover recovered rows; relay log:\n{log.read_text()[-3000:]}"
+
+
+RECOVERED = re.compile(r"(\d+) event\(s\) were published before a crash but not marked")
+
+
+async def kill_between_commit_and_mark(pool: asyncpg.Pool, env: dict[str, str], log: Path) -> None:
+    """Start a relay and kill it, with its session, once a cycle is committed on Kafka and not yet marked."""
+    blocker = await pool.acquire()
+    try:
+        async with blocker.transaction():
+            # A row a few cycles in: the relay publishes and commits the cycle holding it, then waits here.
+            await blocker.execute(
+                "SELECT 1 FROM outbox WHERE id = (SELECT id FROM outbox ORDER BY id OFFSET $1 LIMIT 1) FOR UPDATE",
+                EVENTS // (KILLS + 1),
+            )
+            relay = start_relay(env, log)
+
+            async def marking_blocked() -> int | None:
+                return await pool.fetchval(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox%'"
+                )
+
+            pid = await wait_until(marking_blocked, timeout=60, interval=0.01)
+            relay.send_signal(signal.SIGKILL)
+            relay.wait()
+            # The process is gone; its session would still run the UPDATE once the lock is free.
+            await pool.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await pool.release(blocker)
