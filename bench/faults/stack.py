@@ -48,6 +48,10 @@ class UpProcess:
             **{f"HUBSTREAM_{s.upper()}_PORT": _free_port() for s in SERVICES},
         }
         self.env.update({k: str(v) for k, v in ports.items()}, HUBSTREAM_HOME=str(home))
+        # Retention prunes while the faults happen: published outbox rows go 5 s after publication and the
+        # pruner runs every 2 s, so a prune that races a recovery or a redelivery would show as an event lost
+        # or doubled. (Inbox entries keep their topic's window: pruning them early would be a bug of ours.)
+        self.env.update(HUBSTREAM_OUTBOX_RETENTION_SECONDS="5", HUBSTREAM_RETENTION_INTERVAL_SECONDS="2")
         self.process: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
