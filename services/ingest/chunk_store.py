@@ -48,6 +48,10 @@ class Hit:
     score: float
 
 
+class IndexBusy(Exception):
+    """Another writer holds the index (one writer per index at a time)."""
+
+
 class ChunkWriter(Protocol):
     def remove_unit(self, unit: str) -> None: ...
     def add(self, unit: str, chunks: Iterable[Chunk]) -> int: ...
@@ -73,15 +77,28 @@ def _schema() -> tantivy.Schema:
 
 
 class _TantivyWriter:
-    def __init__(self, index: tantivy.Index) -> None:
-        self._writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS)
+    def __init__(self, index: tantivy.Index, name: str) -> None:
+        try:
+            self._writer: tantivy.IndexWriter | None = index.writer(
+                heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS
+            )
+        except ValueError as exc:
+            if "LockBusy" in str(exc):
+                raise IndexBusy(f"index {name} is being written by another writer") from exc
+            raise
+
+    @property
+    def _open(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            raise RuntimeError("this chunk writer is closed")
+        return self._writer
 
     def remove_unit(self, unit: str) -> None:
-        self._writer.delete_documents_by_term("unit", unit)
+        self._open.delete_documents_by_term("unit", unit)
 
     def add(self, unit: str, chunks: Iterable[Chunk]) -> int:
         n = 0
-        add = self._writer.add_document
+        add = self._open.add_document
         for chunk in chunks:
             add(
                 tantivy.Document(
@@ -92,10 +109,14 @@ class _TantivyWriter:
         return n
 
     def commit(self) -> None:
-        self._writer.commit()
+        self._open.commit()
 
     def close(self) -> None:
-        self._writer.wait_merging_threads()
+        """Release the directory's writer lock; whatever was not committed is dropped. Idempotent."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.rollback()
+            writer.wait_merging_threads()
 
 
 class TantivyStore:
@@ -129,7 +150,7 @@ class TantivyStore:
     def writer(self, index: str) -> ChunkWriter:
         opened = self._index(index, create=True)
         assert opened is not None
-        return _TantivyWriter(opened)
+        return _TantivyWriter(opened, index)
 
     def search(self, indexes: list[str], query: str, limit: int) -> list[Hit]:
         hits: list[Hit] = []

@@ -17,4 +17,12 @@ IngestErrorCode = Literal[
 ]
 
 # Why an indexing run failed; stored on the source and sent in IndexFailed.
-FailureCode = Literal["DatasetNotFound", "ParquetUnavailable", "CatalogUnavailable", "CatalogError", "InternalError"]
+FailureCode = Literal[
+    "DatasetNotFound",
+    "ConfigNotFound",
+    "ParquetUnavailable",
+    "ShardUnreadable",  # corrupt, truncated, not parquet, or columns unlike the other shards'
+    "CatalogUnavailable",
+    "CatalogError",
+    "InternalError",
+]
