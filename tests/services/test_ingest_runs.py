@@ -54,6 +54,8 @@ class StandInCatalog:
 
     async def info(self, request: web.Request) -> web.Response:
         dataset = f"{request.match_info['owner']}/{request.match_info['name']}"
+        if dataset == "acme/odd":
+            return web.Response(text="{not json", content_type="application/json")  # a broken proxy, say
         if dataset not in self.datasets:
             return web.json_response({"error": "Repository not found"}, status=404)
         return web.json_response({"id": dataset, "sha": "a" * 40})
@@ -243,6 +245,7 @@ async def test_a_missing_dataset_config_or_a_broken_shard_fails_the_source_with_
         "acme/nothing": ("DatasetNotFound", "was not found"),
         "acme/mixed": ("ShardUnreadable", "unlike the other shards"),
         "acme/broken": ("ShardUnreadable", "not a readable parquet file"),
+        "acme/odd": ("InternalError", "internal error"),  # never left `processing`
     }
     ids = {dataset: await harness.request(dataset) for dataset in cases}
     ids["acme/ok:nope"] = await harness.request("acme/ok", config="nope")
