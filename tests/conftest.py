@@ -121,13 +121,14 @@ async def topic_prefix(kafka_bootstrap: str) -> str:
 
 
 @pytest.fixture
-def make_config(database_url: str, kafka_bootstrap: str, topic_prefix: str):  # type: ignore[no-untyped-def]
-    """Builds a ServiceConfig for a service on this test's database, topics and a free port."""
+def make_config(database_url: str, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Builds a ServiceConfig for a service on this test's database, topics, state dir and a free port."""
     ports: dict[str, int] = {}
 
     def make(service: str) -> ServiceConfig:
         port = ports.setdefault(service, free_port())
         infra = InfraSettings(
+            home=tmp_path / "home",
             database_url=database_url,
             kafka=kafka_bootstrap,
             topic_prefix=topic_prefix,

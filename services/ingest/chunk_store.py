@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -62,6 +62,8 @@ class ChunkWriter(Protocol):
 class ChunkStore(Protocol):
     def writer(self, index: str) -> ChunkWriter: ...
     def search(self, indexes: list[str], query: str, limit: int) -> list[Hit]: ...
+    def rows(self, index: str, split: str, first: int, last: int, limit: int) -> list[Hit]: ...
+    def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]: ...
     def count(self, index: str) -> int: ...
     def drop(self, index: str) -> None: ...
 
@@ -119,6 +121,10 @@ class _TantivyWriter:
             writer.wait_merging_threads()
 
 
+def _hit(index: str, doc: tantivy.Document, score: float) -> Hit:
+    return Hit(index, doc["split"][0], doc["row"][0], doc["chunk"][0], doc["text"][0], score)
+
+
 class TantivyStore:
     """Chunk indexes as tantivy directories under `root`, named `<source id>/<run id>`."""
 
@@ -166,6 +172,43 @@ class TantivyStore:
                 hits.append(Hit(name, doc["split"][0], doc["row"][0], doc["chunk"][0], doc["text"][0], float(score)))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit]
+
+    def rows(self, index: str, split: str, first: int, last: int, limit: int) -> list[Hit]:
+        """The chunks of rows `first`..`last` (inclusive) of `split`, in row and chunk order (at most `limit`)."""
+        opened = self._index(index)
+        if opened is None:
+            return []
+        opened.reload()
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_query(self._schema, "split", split)),
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(self._schema, "row", tantivy.FieldType.Integer, first, last),
+                ),
+            ]
+        )
+        searcher = opened.searcher()
+        found = searcher.search(query, limit, order_by_field="row", order=tantivy.Order.Asc).hits
+        hits = [_hit(index, searcher.doc(address), 0.0) for _, address in found]
+        return sorted(hits, key=lambda h: (h.row_index, h.chunk_index))
+
+    def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]:
+        """Every chunk of the index (of one split), in row order: what an exhaustive grep reads."""
+        opened = self._index(index)
+        if opened is None:
+            return
+        opened.reload()
+        searcher = opened.searcher()
+        query = tantivy.Query.all_query() if split is None else tantivy.Query.term_query(self._schema, "split", split)
+        offset = 0
+        while True:
+            found = searcher.search(query, batch, order_by_field="row", order=tantivy.Order.Asc, offset=offset).hits
+            for _, address in found:
+                yield _hit(index, searcher.doc(address), 0.0)
+            if len(found) < batch:
+                return
+            offset += batch
 
     def count(self, index: str) -> int:
         opened = self._index(index)

@@ -169,6 +169,7 @@ class RunExecutor:
                 units=[u.as_json() for u in units],
                 columns=[{"name": c.name, "dtype": c.dtype, "kind": c.kind.value} for c in columns],
                 splits=list(dict.fromkeys(split for _, split in shards)),
+                split_rows={split: sum(u.num_rows for u in units if u.split == split) for _, split in shards},
                 sampling_strategy=plan.strategy,
                 row_count=total,
                 wanted_rows=plan.wanted_rows,

@@ -104,7 +104,7 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "description": row["description"],
         "license": row["license"],
         "splits": row["splits"],
-        "columns": row["columns"],
+        "columns": [{"name": c["name"], "dtype": c["dtype"]} for c in row["columns"]],
         "row_count": row["row_count"],
         "indexed_row_count": row["indexed_row_count"],
         "chunk_count": row["chunk_count"],
@@ -114,4 +114,41 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "display_name": dataset,
         "error": row["error"],
         "error_code": row["error_code"],
+    }
+
+
+def unified_source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
+    """A source in Nia's unified `Source` shape (`GET /v2/sources`)."""
+    record = source_json(row, catalog_url)
+    return {
+        "id": record["id"],
+        "type": "huggingface_dataset",
+        "identifier": row["dataset"],
+        "display_name": row["dataset"],
+        "status": record["status"],
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "category_id": None,
+        "is_global": row["is_global"],
+        "global_source_id": record["id"] if row["is_global"] else None,
+        "global_namespace": None,
+        "metadata": {
+            k: record[k]
+            for k in (
+                "dataset_id",
+                "owner",
+                "url",
+                "config",
+                "splits",
+                "columns",
+                "row_count",
+                "indexed_row_count",
+                "chunk_count",
+                "sampling_strategy",
+                "license",
+                "description",
+                "error",
+                "error_code",
+            )
+        },
     }

@@ -144,14 +144,15 @@ async def save_plan(
     revision: str | None,
     units: list[dict],
     columns: list[dict],
-    splits: list[dict],
+    splits: list[str],
+    split_rows: dict[str, int],
     sampling_strategy: str,
     row_count: int,
     wanted_rows: int,
 ) -> None:
     await conn.execute(
         """UPDATE runs SET revision = $2, units = $3, columns = $4, splits = $5, sampling_strategy = $6,
-                  row_count = $7, wanted_rows = $8
+                  row_count = $7, wanted_rows = $8, split_rows = $9
            WHERE id = $1""",
         run_id,
         revision,
@@ -161,6 +162,7 @@ async def save_plan(
         sampling_strategy,
         row_count,
         wanted_rows,
+        split_rows,
     )
 
 
@@ -246,7 +248,7 @@ async def complete_source(conn: asyncpg.Connection, source_id: uuid.UUID, run: R
     await conn.execute(
         """UPDATE sources SET status = 'completed', error = NULL, error_code = NULL, index_name = $2, revision = $3,
                   splits = $4, columns = $5, row_count = $6, sampling_strategy = $7, indexed_row_count = $8,
-                  chunk_count = $9, updated_at = now()
+                  chunk_count = $9, split_rows = $10, updated_at = now()
            WHERE id = $1""",
         source_id,
         run["index_name"],
@@ -257,5 +259,64 @@ async def complete_source(conn: asyncpg.Connection, source_id: uuid.UUID, run: R
         run["sampling_strategy"],
         run["rows_done"],
         run["chunks_done"],
+        run["split_rows"],
     )
     return previous if previous != run["index_name"] else None
+
+
+# --- listing and deleting sources --------------------------------------------------------------------------
+
+VISIBLE = "(is_global OR requested_by = $1 OR $2)"  # private sources are their owner's (admins see all)
+
+
+async def visible_source(db: Db, source_id: uuid.UUID, user: str, sees_all: bool) -> Record | None:
+    return await db.fetchrow(f"SELECT * FROM sources WHERE id = $3 AND {VISIBLE}", user, sees_all, source_id)
+
+
+async def visible_sources_of_dataset(db: Db, dataset: str, user: str, sees_all: bool) -> list[Record]:
+    return await db.fetch(
+        f"SELECT * FROM sources WHERE dataset = $3 AND {VISIBLE} ORDER BY is_global DESC, created_at",
+        user,
+        sees_all,
+        dataset,
+    )
+
+
+async def list_sources(
+    db: Db, user: str, sees_all: bool, *, q: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[Record], int]:
+    """A page of the sources `user` may see, newest first, and how many there are in all."""
+    where = f"{VISIBLE} AND ($3::text IS NULL OR dataset ILIKE '%' || $3 || '%') AND ($4::text IS NULL OR status = $4)"
+    rows = await db.fetch(
+        f"""SELECT *, count(*) OVER () AS total FROM sources WHERE {where}
+            ORDER BY created_at DESC, id LIMIT $5 OFFSET $6""",
+        user,
+        sees_all,
+        q,
+        status,
+        limit,
+        offset,
+    )
+    total = (
+        rows[0]["total"]
+        if rows
+        else await db.fetchval(f"SELECT count(*) FROM sources WHERE {where}", user, sees_all, q, status)
+    )
+    return rows, total
+
+
+async def global_completed_sources(db: Db, limit: int) -> list[Record]:
+    return await db.fetch(
+        "SELECT * FROM sources WHERE is_global AND index_name IS NOT NULL ORDER BY updated_at DESC LIMIT $1", limit
+    )
+
+
+async def delete_source(conn: asyncpg.Connection, source_id: uuid.UUID) -> list[str]:
+    """Delete the source (its runs go with it); the chunk indexes to drop once committed."""
+    indexes = await conn.fetch(
+        """SELECT index_name FROM runs WHERE source_id = $1 AND index_name IS NOT NULL
+           UNION SELECT index_name FROM sources WHERE id = $1 AND index_name IS NOT NULL""",
+        source_id,
+    )
+    await conn.execute("DELETE FROM sources WHERE id = $1", source_id)
+    return [r["index_name"] for r in indexes]

@@ -1,7 +1,6 @@
 """Index runs on real PostgreSQL, a real tantivy store and parquet served over real HTTP.
 
-The catalog here is a small stand-in that answers the two Hub calls a run makes (`/api/datasets/{id}`
-and its `/parquet` listing) and serves the shards; the end-to-end tests drive the real catalog.
+The catalog here is the small stand-in of tests/stand_in_catalog.py.
 """
 
 from __future__ import annotations
@@ -9,17 +8,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest_asyncio
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiokafka.structs import ConsumerRecord
 
 from contracts import wrap
@@ -34,56 +30,9 @@ from services.registry import definition
 from services.runtime import db, migrations
 from services.runtime.consumer import Received
 from services.runtime.outbox import Outbox
+from tests.stand_in_catalog import StandInCatalog, stand_in_catalog, text_table
 
-WORDS = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "honeydew", "kiwi", "lemon", "mango"]
-
-
-@dataclass
-class StandInCatalog:
-    """Datasets as folders of parquet files: {dataset: {config: {split: [file names]}}}."""
-
-    folder: Path
-    url: str = ""
-    datasets: dict[str, dict[str, dict[str, list[str]]]] = field(default_factory=dict)
-
-    def add(self, dataset: str, config: str, split: str, table: pa.Table, *, row_group_size: int = 1000) -> None:
-        files = self.datasets.setdefault(dataset, {}).setdefault(config, {}).setdefault(split, [])
-        name = f"{dataset.replace('/', '--')}-{config}-{split}-{len(files)}.parquet"
-        pq.write_table(table, self.folder / name, row_group_size=row_group_size)
-        files.append(name)
-
-    async def info(self, request: web.Request) -> web.Response:
-        dataset = f"{request.match_info['owner']}/{request.match_info['name']}"
-        if dataset == "acme/odd":
-            return web.Response(text="{not json", content_type="application/json")  # a broken proxy, say
-        if dataset not in self.datasets:
-            return web.json_response({"error": "Repository not found"}, status=404)
-        return web.json_response({"id": dataset, "sha": "a" * 40})
-
-    async def parquet(self, request: web.Request) -> web.Response:
-        dataset = f"{request.match_info['owner']}/{request.match_info['name']}"
-        if dataset not in self.datasets:
-            return web.json_response({"error": "Repository not found"}, status=404)
-        listing = {
-            config: {split: [f"{self.url}/files/{n}" for n in names] for split, names in splits.items()}
-            for config, splits in self.datasets[dataset].items()
-        }
-        return web.json_response(listing)
-
-
-@pytest_asyncio.fixture
-async def catalog(tmp_path: Path) -> AsyncIterator[StandInCatalog]:
-    (tmp_path / "shards").mkdir()
-    stand_in = StandInCatalog(tmp_path / "shards")
-    app = web.Application()
-    app.router.add_get("/api/datasets/{owner}/{name}", stand_in.info)
-    app.router.add_get("/api/datasets/{owner}/{name}/parquet", stand_in.parquet)
-    app.router.add_static("/files", stand_in.folder)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    stand_in.url = str(server.make_url("")).rstrip("/")
-    yield stand_in
-    await server.close()
+catalog = stand_in_catalog  # the fixture, under the name these tests use
 
 
 @pytest_asyncio.fixture
@@ -131,16 +80,6 @@ async def harness(pool: asyncpg.Pool, catalog: StandInCatalog, tmp_path: Path) -
             return RunExecutor(deps, owner=owner)
 
         yield Harness(pool, outbox, chunks, executor)
-
-
-def text_table(n: int, start: int = 0) -> pa.Table:
-    return pa.table(
-        {
-            "id": pa.array(range(start, start + n), pa.int64()),
-            "text": [f"{WORDS[i % 11]} {WORDS[(i * 3) % 11]} row{i}" for i in range(start, start + n)],
-            "label": pa.array([i % 3 for i in range(start, start + n)], pa.int8()),
-        }
-    )
 
 
 async def test_a_multi_split_dataset_is_indexed_in_full_with_its_counts_and_events(harness: Harness, catalog) -> None:  # type: ignore[no-untyped-def]

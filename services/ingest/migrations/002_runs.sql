@@ -14,6 +14,7 @@ CREATE TABLE runs (
     units             jsonb,                 -- the plan: every row group to read, in order
     columns           jsonb,
     splits            jsonb,
+    split_rows        jsonb,                 -- {split: rows in it}
     sampling_strategy text,
     row_count         bigint,
     wanted_rows       bigint,
@@ -33,3 +34,4 @@ CREATE INDEX runs_claimable ON runs (not_before) WHERE state IN ('queued', 'runn
 -- The index search reads: the last completed run's, swapped in with the run's completion.
 ALTER TABLE sources ADD COLUMN index_name text;
 ALTER TABLE sources ADD COLUMN revision text;
+ALTER TABLE sources ADD COLUMN split_rows jsonb;
