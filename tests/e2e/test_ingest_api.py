@@ -8,24 +8,29 @@ catalog serves parquet itself.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
+import pytest_asyncio
 
+from bench.ingest.static_catalog import StaticCatalog, serving, text_table
 from services.catalog import identity
 from services.runtime.outbox import Outbox
 from services.runtime.settings import ServiceConfig
 from tests.conftest import wait_until
 from tests.e2e.conftest import Stack
-from tests.stand_in_catalog import StandInCatalog, stand_in_catalog, text_table
 
-__all__ = ["stand_in_catalog"]
+
+@pytest_asyncio.fixture
+async def stand_in_catalog(tmp_path: Path) -> AsyncIterator[StaticCatalog]:
+    async with serving(tmp_path / "shards") as served:
+        yield served
 
 
 @pytest.fixture
-def make_config(make_config: Callable[[str], ServiceConfig], stand_in_catalog: StandInCatalog):  # type: ignore[no-untyped-def]
+def make_config(make_config: Callable[[str], ServiceConfig], stand_in_catalog: StaticCatalog):  # type: ignore[no-untyped-def]
     """The stack's configs, with ingest reading datasets from the stand-in catalog."""
 
     def make(service: str) -> ServiceConfig:
@@ -56,7 +61,7 @@ async def settled(stack: Stack, source_id: str, token: str | None = None) -> dic
 
 
 async def test_a_dataset_is_indexed_then_listed_read_grepped_searched_and_deleted(
-    stack: Stack, stand_in_catalog: StandInCatalog
+    stack: Stack, stand_in_catalog: StaticCatalog
 ) -> None:
     stand_in_catalog.add("acme/fruit", "default", "train", text_table(300))
     stand_in_catalog.add("acme/fruit", "default", "test", text_table(40, start=300))
@@ -134,7 +139,7 @@ async def test_a_dataset_is_indexed_then_listed_read_grepped_searched_and_delete
     assert not any((home / "chunks" / source["id"]).glob("*"))
 
 
-async def test_a_private_source_is_its_owners_alone(stack: Stack, stand_in_catalog: StandInCatalog) -> None:
+async def test_a_private_source_is_its_owners_alone(stack: Stack, stand_in_catalog: StaticCatalog) -> None:
     stand_in_catalog.add("acme/secret", "default", "train", text_table(5))
     infra = stack.configs["catalog"].infra
     conn = await asyncpg.connect(infra.database_url, server_settings={"search_path": "catalog"})
@@ -186,7 +191,7 @@ async def test_bad_requests_get_a_clear_nia_error(  # type: ignore[no-untyped-de
 
 
 async def test_an_invalid_regex_and_reading_an_unindexed_source_are_refused(
-    stack: Stack, stand_in_catalog: StandInCatalog
+    stack: Stack, stand_in_catalog: StaticCatalog
 ) -> None:
     source = await index(stack, "acme/not-there-yet")
     assert (await settled(stack, source["id"]))["error_code"] == "DatasetNotFound"

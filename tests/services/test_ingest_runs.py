@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 
+from bench.ingest.static_catalog import StaticCatalog, serving, text_table
 from contracts import wrap
 from contracts.ingest import IndexRequested
 from services.ingest import store
@@ -30,9 +31,12 @@ from services.registry import definition
 from services.runtime import db, migrations
 from services.runtime.consumer import Received
 from services.runtime.outbox import Outbox
-from tests.stand_in_catalog import StandInCatalog, stand_in_catalog, text_table
 
-catalog = stand_in_catalog  # the fixture, under the name these tests use
+
+@pytest_asyncio.fixture
+async def catalog(tmp_path: Path) -> AsyncIterator[StaticCatalog]:
+    async with serving(tmp_path / "shards") as served:
+        yield served
 
 
 @pytest_asyncio.fixture
@@ -69,7 +73,7 @@ class Harness:
 
 
 @pytest_asyncio.fixture
-async def harness(pool: asyncpg.Pool, catalog: StandInCatalog, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(pool: asyncpg.Pool, catalog: StaticCatalog, tmp_path: Path) -> AsyncIterator[Harness]:
     chunks = TantivyStore(tmp_path / "chunks")
     outbox = Outbox("ingest", "/hubstream/ingest")
     async with aiohttp.ClientSession() as session:

@@ -1,18 +1,20 @@
-"""A stand-in for the catalog's two dataset calls, for tests of ingest alone (real HTTP, real parquet).
+"""A static catalog: the two dataset calls an ingest run makes, over real HTTP, for parquet files on disk.
 
 It answers `GET /api/datasets/{id}` and `GET /api/datasets/{id}/parquet` in the Hub's shapes and
-serves the shard files; tests that need the real catalog use the e2e stack instead.
+serves the shard files (aiohttp's static files answer Range requests). The ingest benchmark reads its
+corpus through it, and tests of ingest alone use it; tests of the whole hub use the real catalog.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -20,7 +22,7 @@ WORDS = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "honeydew
 
 
 @dataclass
-class StandInCatalog:
+class StaticCatalog:
     """Datasets as folders of parquet files: {dataset: {config: {split: [file names]}}}."""
 
     folder: Path
@@ -52,10 +54,11 @@ class StandInCatalog:
         return web.json_response(listing)
 
 
-@pytest_asyncio.fixture
-async def stand_in_catalog(tmp_path: Path) -> AsyncIterator[StandInCatalog]:
-    (tmp_path / "shards").mkdir()
-    stand_in = StandInCatalog(tmp_path / "shards")
+@asynccontextmanager
+async def serving(folder: Path) -> AsyncIterator[StaticCatalog]:
+    """A StaticCatalog over `folder`, listening on a free port of 127.0.0.1 until the block ends."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    stand_in = StaticCatalog(folder)
     app = web.Application()
     app.router.add_get("/api/datasets/{owner}/{name}", stand_in.info)
     app.router.add_get("/api/datasets/{owner}/{name}/parquet", stand_in.parquet)
