@@ -68,7 +68,8 @@ class ChunkStore(Protocol):
     def drop(self, index: str) -> None: ...
 
 
-def _schema() -> tantivy.Schema:
+def chunk_schema() -> tantivy.Schema:
+    """The fields every chunk index has (the benchmark's direct load uses it too)."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("text", stored=True, tokenizer_name="en_stem")
     builder.add_text_field("split", stored=True, tokenizer_name="raw")
@@ -130,7 +131,7 @@ class TantivyStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._schema = _schema()
+        self._schema = chunk_schema()
         self._open: dict[str, tantivy.Index] = {}
         self._lock = threading.Lock()  # searches run in threads; the cache of open indexes is shared
 
