@@ -84,6 +84,11 @@ async def failed_sources_of(conn: asyncpg.Connection, dataset: str, error_code: 
     )
 
 
+async def sources_of(conn: asyncpg.Connection, dataset: str) -> list[Record]:
+    """Every source of `dataset`, locked."""
+    return await conn.fetch("SELECT * FROM sources WHERE dataset = $1 ORDER BY id FOR UPDATE", dataset)
+
+
 async def sources_in_status(conn: asyncpg.Connection, dataset: str, status: str) -> list[Record]:
     """Sources of `dataset` in `status`, locked."""
     return await conn.fetch(

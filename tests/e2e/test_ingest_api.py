@@ -8,12 +8,15 @@ catalog serves parquet itself.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
+import orjson
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaProducer
 
 from bench.ingest.static_catalog import StaticCatalog, serving, text_table
 from services.catalog import identity
@@ -55,7 +58,7 @@ async def settled(stack: Stack, source_id: str, token: str | None = None) -> dic
         _, _, body = await stack.call(
             "GET", "ingest", f"/v2/data-sources/{source_id}", token=token or stack.admin_token
         )
-        return body if body["status"] in ("completed", "failed") else None
+        return body if body.get("status") in ("completed", "failed") else None  # a 404 until the worker has it
 
     return await wait_until(done, timeout=60)
 
@@ -203,3 +206,52 @@ async def test_an_invalid_regex_and_reading_an_unindexed_source_are_refused(
         "GET", "ingest", f"/v2/data-sources/{source['id']}/read?path=train", token=stack.admin_token
     )
     assert (status, headers["X-Error-Code"]) == (409, "SourceNotIndexed"), body
+
+
+async def test_an_index_request_from_plain_aiokafka_is_indexed_and_a_deleted_repo_takes_its_sources(
+    stack: Stack, stand_in_catalog: StaticCatalog
+) -> None:
+    """Another system, with no hubstream code: a hand-written CloudEvent on the requests topic, then a
+    RepoDeleted on the repos topic."""
+    stand_in_catalog.add("acme/kafka", "default", "train", text_table(25))
+    infra = stack.configs["ingest"].infra
+    source_id = str(uuid.uuid4())
+
+    def envelope(event_type: str, data: dict) -> bytes:
+        return orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "/labelling-tool",
+                "type": event_type,
+                "time": "2026-12-01T10:00:00Z",
+                "datacontenttype": "application/json",
+                "data": data,
+            }
+        )
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            infra.topic_prefix + "hubstream.ingest.requests",
+            envelope("hubstream.ingest.index.requested.v1", {"source_id": source_id, "dataset": "acme/kafka"}),
+            key=source_id.encode(),
+        )
+        body = await settled(stack, source_id)
+        assert (body["status"], body["indexed_row_count"], body["chunk_count"]) == ("completed", 25, 25), body
+
+        await producer.send_and_wait(
+            infra.topic_prefix + "hubstream.catalog.repos",
+            envelope("hubstream.catalog.repo.deleted.v1", {"repo_type": "dataset", "repo_id": "acme/kafka"}),
+            key=b"datasets/acme/kafka",
+        )
+    finally:
+        await producer.stop()
+
+    async def gone() -> bool:
+        status, _, _ = await stack.call("GET", "ingest", f"/v2/data-sources/{source_id}", token=stack.admin_token)
+        return status == 404
+
+    await wait_until(gone, timeout=30)
+    assert not any((Path(infra.home) / "chunks" / source_id).glob("*"))
