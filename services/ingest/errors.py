@@ -13,6 +13,10 @@ IngestErrorCode = Literal[
     "Unauthorized",
     "NotFound",
     "MethodNotAllowed",
+    "SourceNotIndexed",  # read or grep before anything is indexed
+    "InvalidPattern",  # grep's regular expression does not compile
+    "Forbidden",  # deleting or cancelling a shared source someone else asked for
+    "NothingToCancel",  # cancel when no run is live
     "InternalError",
 ]
 
@@ -24,5 +28,6 @@ FailureCode = Literal[
     "ShardUnreadable",  # corrupt, truncated, not parquet, or columns unlike the other shards'
     "CatalogUnavailable",
     "CatalogError",
+    "Cancelled",  # by an operator (`hubstream ingest cancel`, POST .../cancel)
     "InternalError",
 ]

@@ -20,6 +20,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/v2/data-sources", views.list_sources)
     app.router.add_get("/v2/data-sources/{source_id}", views.get_source)
     app.router.add_delete("/v2/data-sources/{source_id}", views.delete_source)
+    app.router.add_post("/v2/data-sources/{source_id}/cancel", views.cancel_source)  # ours: Nia has no cancel
     app.router.add_get("/v2/data-sources/{source_id}/read", explore_views.read_source)
     app.router.add_post("/v2/data-sources/{source_id}/grep", explore_views.grep_source)
     app.router.add_get("/v2/sources", views.list_unified_sources)

@@ -121,7 +121,12 @@ class RunExecutor:
                 run = await self._plan(run, source)
             await self._index(run, source, stopping)
         except RunStopped:
-            log.info("indexing %s stopped: the run was cancelled or taken over", label)
+            current = await store.run(self.deps.pool, run["id"])
+            if current is not None and current["state"] == "cancelled":
+                log.info("indexing %s stopped: the run was cancelled", label)
+                await asyncio.to_thread(self.deps.chunks.drop, run["index_name"])
+            else:
+                log.info("indexing %s stopped: another worker took the run over", label)
         except RunFailed as failure:
             await self._fail(run, source, failure.code, str(failure))
         except RetryLater as exc:

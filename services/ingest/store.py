@@ -273,14 +273,20 @@ async def complete_source(conn: asyncpg.Connection, source_id: uuid.UUID, run: R
 
 VISIBLE = "(is_global OR requested_by = $1 OR $2)"  # private sources are their owner's (admins see all)
 
+# Sources as the API shows them: with the progress of their live run, if any (at most one per source).
+SOURCES_WITH_RUN = """
+    (SELECT s.*, r.state AS run_state, r.rows_done AS run_rows_done, r.wanted_rows AS run_rows_to_index,
+            r.units_done AS run_units_done, jsonb_array_length(r.units) AS run_units, r.started_at AS run_started_at
+     FROM sources s LEFT JOIN runs r ON r.source_id = s.id AND r.state IN ('queued', 'running')) AS sources"""
+
 
 async def visible_source(db: Db, source_id: uuid.UUID, user: str, sees_all: bool) -> Record | None:
-    return await db.fetchrow(f"SELECT * FROM sources WHERE id = $3 AND {VISIBLE}", user, sees_all, source_id)
+    return await db.fetchrow(f"SELECT * FROM {SOURCES_WITH_RUN} WHERE id = $3 AND {VISIBLE}", user, sees_all, source_id)
 
 
 async def visible_sources_of_dataset(db: Db, dataset: str, user: str, sees_all: bool) -> list[Record]:
     return await db.fetch(
-        f"SELECT * FROM sources WHERE dataset = $3 AND {VISIBLE} ORDER BY is_global DESC, created_at",
+        f"SELECT * FROM {SOURCES_WITH_RUN} WHERE dataset = $3 AND {VISIBLE} ORDER BY is_global DESC, created_at",
         user,
         sees_all,
         dataset,
@@ -293,7 +299,7 @@ async def list_sources(
     """A page of the sources `user` may see, newest first, and how many there are in all."""
     where = f"{VISIBLE} AND ($3::text IS NULL OR dataset ILIKE '%' || $3 || '%') AND ($4::text IS NULL OR status = $4)"
     rows = await db.fetch(
-        f"""SELECT *, count(*) OVER () AS total FROM sources WHERE {where}
+        f"""SELECT *, count(*) OVER () AS total FROM {SOURCES_WITH_RUN} WHERE {where}
             ORDER BY created_at DESC, id LIMIT $5 OFFSET $6""",
         user,
         sees_all,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.ingest import store
 from services.ingest.access import find_source, sees_all
 from services.ingest.keys import CHUNKS
-from services.ingest.sources import dataset_from_url, request_index, source_json, unified_source_json
+from services.ingest.sources import cancel_index, dataset_from_url, request_index, source_json, unified_source_json
 from services.runtime.auth import require_principal
 from services.runtime.errors import ApiError
 from services.runtime.http import json_response, parse_body, parse_query
@@ -129,3 +129,22 @@ async def delete_source(request: web.Request) -> web.Response:
     for index in indexes:
         await asyncio.to_thread(request.app[CHUNKS].drop, index)
     return json_response({"success": True, "id": str(row["id"]), "status": "deleted"})
+
+
+async def cancel_source(request: web.Request) -> web.Response:
+    """Stop the source's live run (a worker running it stops at its next row group); the source keeps
+    its last completed index, if any, and says it was cancelled."""
+    principal = require_principal(request)
+    pool = request.app[POOL]
+    row = await find_source(pool, principal, request.match_info["source_id"])
+    if row["is_global"] and not sees_all(principal) and row["requested_by"] != principal.user:
+        raise ApiError(
+            403, "Forbidden", f"data source {row['id']} is shared; only who asked for it or an admin may cancel it"
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        await store.lock_source(conn, row["id"])
+        if not await store.cancel_runs(conn, row["id"]):
+            raise ApiError(409, "NothingToCancel", f"data source {row['id']} is {row['status']}: no indexing to cancel")
+        await cancel_index(conn, request.app[OUTBOX], row, by=principal.user)
+        row = await find_source(conn, principal, str(row["id"]))
+    return json_response(source_json(row, request.app[CONFIG].infra.catalog_url))

@@ -255,3 +255,35 @@ async def test_an_index_request_from_plain_aiokafka_is_indexed_and_a_deleted_rep
 
     await wait_until(gone, timeout=30)
     assert not any((Path(infra.home) / "chunks" / source_id).glob("*"))
+
+
+async def test_cancelling_a_running_index_stops_it_and_says_so(stack: Stack, stand_in_catalog: StaticCatalog) -> None:
+    stand_in_catalog.add("acme/long", "default", "train", text_table(200_000), row_group_size=500)
+    source = await index(stack, "acme/long")
+    token = stack.admin_token
+
+    async def indexing() -> dict | None:
+        _, _, body = await stack.call("GET", "ingest", f"/v2/data-sources/{source['id']}", token=token)
+        progress = body.get("progress") or {}
+        return body if progress.get("stage") == "indexing" and progress["rows_done"] > 0 else None
+
+    running = await wait_until(indexing, timeout=60)
+    assert running["status"] == "processing"
+    assert 0 < running["progress"]["percent"] < 100
+    assert running["progress"]["rows_to_index"] == 100_000  # sampled: 200K rows
+
+    status, _, cancelled = await stack.call("POST", "ingest", f"/v2/data-sources/{source['id']}/cancel", token=token)
+    assert status == 200, cancelled
+    assert (cancelled["status"], cancelled["error_code"], cancelled["progress"]) == ("failed", "Cancelled", None)
+    assert "cancelled by admin" in cancelled["error"]
+    status, headers, _ = await stack.call("POST", "ingest", f"/v2/data-sources/{source['id']}/cancel", token=token)
+    assert (status, headers["X-Error-Code"]) == (409, "NothingToCancel")
+
+    chunks = Path(stack.configs["ingest"].infra.home) / "chunks" / source["id"]
+
+    async def dropped() -> bool:
+        return not any(chunks.glob("*"))  # the worker stopped at its next row group and dropped the run's index
+
+    await wait_until(dropped, timeout=30)
+    _, _, after = await stack.call("GET", "ingest", f"/v2/data-sources/{source['id']}", token=token)
+    assert after["status"] == "failed"
