@@ -77,7 +77,7 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
             RunDeps(
                 pool=deps.pool,
                 outbox=deps.outbox,
-                catalog=CatalogClient(session, deps.config.infra.catalog_url),
+                catalog=CatalogClient(session, deps.config.infra.catalog_url, settings.catalog_token),
                 chunks=TantivyStore(settings.chunk_dir),
                 filesystem=partial(http_filesystem, settings.catalog_token),
                 sampling=settings.sampling,
