@@ -11,8 +11,8 @@ Tests isolate themselves: each gets its own database and its own topic prefix.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,14 +27,19 @@ from aiokafka.structs import ConsumerRecord
 from deploy import broker, postgres
 from services.runtime.kafka import ensure_topics
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
+from tests.ports import PortAllocator
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@functools.cache
+def _ports() -> PortAllocator:
+    return PortAllocator()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port no other test process on this machine is handed while this run lasts (tests/ports.py)."""
+    return _ports().port()
 
 
 def _docker_available() -> bool:

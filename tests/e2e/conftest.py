@@ -17,7 +17,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from services.cli import ensure_admin
+from services.operator import ensure_admin
 from services.registry import SERVICE_NAMES, definition
 from services.runtime.outbox import OutboxRelay
 from services.runtime.resources import BackgroundTasks
