@@ -43,7 +43,7 @@ from services.runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0
+DEFAULT_LEASE_SECONDS = 30.0
 PROGRESS_EVERY_SECONDS = 2.0
 IDLE_POLL_SECONDS = 2.0
 MAX_ATTEMPTS = 8
@@ -71,6 +71,8 @@ class RunDeps:
     chunks: ChunkStore
     filesystem: Callable[[], fsspec.AbstractFileSystem]
     sampling: bool = True
+    # How long a run stays a dead worker's before another takes it over; renewed four times as often.
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 def worker_name() -> str:
@@ -106,7 +108,7 @@ class RunExecutor:
     async def run_one(self, stopping: asyncio.Event | None = None) -> bool:
         """Claim and execute one ready run; False when there was none."""
         async with self.deps.pool.acquire() as conn, conn.transaction():
-            claimed = await store.claim_run(conn, self.owner, LEASE_SECONDS)
+            claimed = await store.claim_run(conn, self.owner, self.deps.lease_seconds)
         if claimed is None:
             return False
         await self.execute(claimed, stopping or asyncio.Event())
@@ -221,7 +223,12 @@ class RunExecutor:
                     if await store.lock_run(conn, run["id"], self.owner) is None:
                         raise RunStopped
                     run = await store.checkpoint(
-                        conn, run["id"], units_done=done, rows=rows, chunks=chunks, lease_seconds=LEASE_SECONDS
+                        conn,
+                        run["id"],
+                        units_done=done,
+                        rows=rows,
+                        chunks=chunks,
+                        lease_seconds=self.deps.lease_seconds,
                     )
                     if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS or done == len(units):
                         last_progress = time.monotonic()
@@ -236,9 +243,9 @@ class RunExecutor:
     async def _heartbeat(self, run_id: object) -> None:
         """Keep the lease while one unit takes long (a huge row group), so nobody takes the run over."""
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 4)
+            await asyncio.sleep(self.deps.lease_seconds / 4)
             async with self.deps.pool.acquire() as conn:
-                await store.renew_lease(conn, run_id, self.owner, LEASE_SECONDS)
+                await store.renew_lease(conn, run_id, self.owner, self.deps.lease_seconds)
 
     async def _complete(self, run: asyncpg.Record, source: asyncpg.Record) -> None:
         async with self.deps.pool.acquire() as conn, conn.transaction():

@@ -21,6 +21,9 @@ class IngestSettings(BaseSettings):
         default=None, description="Token the workers send to the catalog, so private datasets can be read."
     )
     sampling: bool = Field(default=True, description="Apply Nia's sampling rule to datasets of 200K rows or more.")
+    run_lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a dead worker's run waits before another worker resumes it."
+    )
 
     @classmethod
     def from_infra(cls, infra: InfraSettings) -> IngestSettings:

@@ -81,6 +81,7 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
                 chunks=TantivyStore(settings.chunk_dir),
                 filesystem=partial(http_filesystem, settings.catalog_token),
                 sampling=settings.sampling,
+                lease_seconds=settings.run_lease_seconds,
             )
         )
         yield [consumer, executor]
