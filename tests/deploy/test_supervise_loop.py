@@ -19,6 +19,19 @@ def exits(code: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", f"import sys; sys.exit({code})"])
 
 
+class StartsOnce:
+    """A launch whose process exits at once, and whose every later start fails with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    def __call__(self) -> subprocess.Popen[bytes]:
+        self.calls += 1
+        if self.calls == 1:
+            return exits(1)
+        raise self.error
+
+
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
     monkeypatch.setenv("HUBSTREAM_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x")  # nothing connects to it
     monkeypatch.setenv("HUBSTREAM_KAFKA", "127.0.0.1:1")
@@ -49,19 +62,12 @@ def test_a_restart_that_fails_to_start_counts_against_the_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     s = stack(tmp_path, monkeypatch)
-    launches = []
-
-    def launch() -> subprocess.Popen[bytes]:
-        launches.append(1)
-        if len(launches) == 1:
-            return exits(1)
-        raise postgres.PostgresError("PostgreSQL exited with code 1 while starting")
-
+    launch = StartsOnce(postgres.PostgresError("PostgreSQL exited with code 1 while starting"))
     s.supervised("postgres", launch, tmp_path / "pg.log", infra=True)
     s.units["postgres"].start()
     with pytest.raises(StackError, match="postgres did not start again after 2 restart"):
         s.supervise()
-    assert len(launches) == 3
+    assert launch.calls == 3
     assert "postgres did not come back: PostgreSQL exited with code 1 while starting" in capsys.readouterr().out
     record = s.layout.read_state()["postgres"]  # type: ignore[index]
     assert record["restarts"] == 2
@@ -73,15 +79,7 @@ def test_services_wait_for_the_database_and_the_broker(
 ) -> None:
     """A service is not restarted (nor its budget spent on a restart) while the infrastructure is down."""
     s = stack(tmp_path, monkeypatch)
-    broker_started = []
-
-    def broker() -> subprocess.Popen[bytes]:
-        broker_started.append(1)
-        if len(broker_started) == 1:
-            return exits(1)
-        raise BrokerError("the Kafka broker exited with code 1")
-
-    s.supervised("kafka", broker, tmp_path / "kafka.log", infra=True)
+    s.supervised("kafka", StartsOnce(BrokerError("the Kafka broker exited")), tmp_path / "kafka.log", infra=True)
     s.supervised("ingest-worker", lambda: exits(2), tmp_path / "worker.log", infra=False)
     for unit in s.units.values():
         unit.start()

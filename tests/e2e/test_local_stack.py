@@ -142,13 +142,7 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
         )
         assert tail.stderr is not None
         started = Lines(tail, tail.stderr, "`events tail`").wait_for("tailing", timeout=60)  # at the topic's end
-        request = urllib.request.Request(
-            f"{ingest_url}/v2/huggingface-datasets",
-            data=json.dumps({"url": "someone/some-dataset"}).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            source = json.load(response)
+        source = post_source(ingest_url, token, "someone/some-dataset")
         out = tail.communicate(timeout=30)[0]  # stderr stays with its reader thread
         err = started
         assert "hubstream.ingest.index.requested.v1" in out, err
