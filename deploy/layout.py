@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy import broker, postgres
@@ -34,7 +34,8 @@ class StackSettings(BaseSettings):
     pg_port: int = 15432
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
-    admin_token: str | None = Field(default=None, description="Use this token for `admin` instead of a new one.")
+    # A SecretStr, so a dump of these settings (a repr in a log or traceback) shows '**********'.
+    admin_token: SecretStr | None = Field(default=None, description="Use this token for `admin` instead of a new one.")
     restart_limit: int = Field(default=5, ge=0, description="Restarts allowed per process within restart_window.")
     restart_window: float = Field(default=600.0, gt=0, description="Seconds.")
     restart_backoff_max: float = Field(default=30.0, gt=0, description="Longest wait before a restart, in seconds.")

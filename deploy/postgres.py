@@ -182,6 +182,10 @@ class LocalPostgres:
         if self.is_running():
             self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
 
+    def crash(self) -> None:
+        """Stop at once, without a checkpoint, as a power cut would: the next start runs crash recovery."""
+        self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data_dir))
+
     def create_database(self, name: str) -> bool:
         """Create `name` if missing; True if created now."""
         psql = [str(find_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atq"]

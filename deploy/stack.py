@@ -234,7 +234,8 @@ class Stack:
         started = time.monotonic()
         applied = asyncio.run(migrate_all(infra))
         say(f"schemas and topics: ready ({applied} migration(s) applied, {time.monotonic() - started:.1f} s)")
-        token = self.layout.settings.admin_token or _read_token(self.layout.token_file)
+        given = self.layout.settings.admin_token
+        token = given.get_secret_value() if given is not None else _read_token(self.layout.token_file)
         token = asyncio.run(ensure_admin(infra, token))
         write_private(self.layout.token_file, token + "\n")
         return token

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from services.runtime.errors import ApiError
+from services.runtime.errors import ApiError, RuntimeErrorCode
 
+# The runtime's codes (503 DatabaseUnavailable, 413 PayloadTooLarge, ...) and the catalog's own.
 CatalogErrorCode = Literal[
+    RuntimeErrorCode,
     "RepoNotFound",  # missing or not visible to the caller: the Hub never reveals private repos
     "RepoExists",
     "InvalidName",
-    "Forbidden",
-    "Unauthorized",
-    "ValidationError",
-    "InvalidJson",
-    "InvalidInput",  # a value the database cannot store (the HTTP layer's backstop)
-    "NotFound",
-    "MethodNotAllowed",
-    "InternalError",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`hubstream contracts export [--check]`: the generated JSON Schema and AsyncAPI documents."""
+"""`hubstream contracts export [--check]`: the generated JSON Schema, AsyncAPI and OpenAPI documents."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from services.cli.common import Commands
 
 def register(commands: Commands) -> None:
     contracts = commands.group("contracts", "event contracts")
-    export = contracts.action("export", "write JSON Schema and AsyncAPI into contracts/schema/", _export)
+    export = contracts.action(
+        "export", "write JSON Schema, AsyncAPI and the OpenAPI documents into contracts/schema/", _export
+    )
     export.add_argument("--check", action="store_true", help="only say whether the committed export is current")
 
 

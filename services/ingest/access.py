@@ -17,6 +17,8 @@ def sees_all(principal: Principal) -> bool:
 
 async def find_source(db: asyncpg.Pool | asyncpg.Connection, principal: Principal, identifier: str) -> asyncpg.Record:
     """A source by id, or by dataset ("owner/name", as Nia's clients also name them); 404 if not visible."""
+    if "\x00" in identifier:  # PostgreSQL cannot even compare it: no source is named so
+        raise ApiError(404, "SourceNotFound", f"no data source {identifier!r}")
     try:
         row = await store.visible_source(db, uuid.UUID(identifier), principal.user, sees_all(principal))
     except ValueError:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+from services.runtime.errors import RuntimeErrorCode
+
+# The runtime's codes (503 DatabaseUnavailable, 413 PayloadTooLarge, ...) and ingest's own.
 IngestErrorCode = Literal[
+    RuntimeErrorCode,
     "SourceNotFound",
     "InvalidDatasetUrl",
-    "ValidationError",
-    "InvalidJson",
-    "InvalidInput",  # a value the database cannot store (the HTTP layer's backstop)
-    "Unauthorized",
-    "NotFound",
-    "MethodNotAllowed",
     "SourceNotIndexed",  # read or grep before anything is indexed
     "InvalidPattern",  # grep's regular expression does not compile
     "Forbidden",  # deleting or cancelling a shared source someone else asked for
     "NothingToCancel",  # cancel when no run is live
-    "InternalError",
 ]
 
 # Why an indexing run failed; stored on the source and sent in IndexFailed.

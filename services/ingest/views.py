@@ -48,10 +48,13 @@ async def get_source(request: web.Request) -> web.Response:
     return json_response(source_json(row, request.app[CONFIG].infra.catalog_url))
 
 
+NO_NUL = r"^[^\x00]*$"  # text that reaches PostgreSQL, which takes no NUL character
+
+
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    q: str | None = Field(default=None, max_length=200, description="Part of the dataset id.")
+    q: str | None = Field(default=None, max_length=200, pattern=NO_NUL, description="Part of the dataset id.")
     status: Literal["pending", "processing", "completed", "failed", "error"] | None = None
     limit: int = Field(default=100, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)
@@ -61,7 +64,7 @@ class UnifiedListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: str | None = Field(default=None, max_length=50)
-    query: str | None = Field(default=None, max_length=200)
+    query: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
     status: Literal["pending", "processing", "completed", "failed", "error"] | None = None
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1_000_000)

@@ -6,6 +6,7 @@ Kafka broker, on free ports and a private HUBSTREAM_HOME.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -149,9 +150,16 @@ def test_up_runs_the_stack_and_down_and_ctrl_c_stop_it(tmp_path: Path) -> None:
         assert f"key={source['id']}" in out
         assert '"dataset":"someone/some-dataset"' in out
 
+        for query in (f"?token={token}", ""):  # refused or not, the token is not written to a log
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(f"{ingest_url}/v2/data-sources/{source['id']}{query}", timeout=10).close()
+
         down = run(env, "down")
         assert down.returncode == 0, down.stdout + down.stderr
         assert up.process.wait(60) == 0
+        logs = {p: p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file()}
+        assert any("/v2/huggingface-datasets" in text for text in logs.values())  # the API's access log is there
+        assert [p.name for p, text in logs.items() if token in text] == []  # the banner is for the terminal only
         assert not (home / "run" / "stack.json").exists()
 
         # A second `up` reuses the data: same token, the source is still there; Ctrl-C stops it.
