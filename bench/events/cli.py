@@ -13,7 +13,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bench.events.infra import fresh_database, infrastructure, is_local_database, is_local_kafka, run_target
-from bench.events.outbox import drain_phase, envelope_size, writers_phase
+from bench.events.outbox import drain_phase, writers_phase
+from bench.events.payload import envelope_size
 from bench.events.plan import Plan, make_plan
 from bench.events.raw import raw_phase
 from bench.events.report import DRAIN, RATE, SATURATION, WRITERS_LABEL, PhaseResult, Report, num, say
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--writers", type=int, default=4, help="concurrent writing transactions (hubstream)")
     parser.add_argument("--max-batch", type=int, default=10, help="events per transaction: 1 to this many")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured events at the start of each phase")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times each phase runs (in rounds, so drift hits both paths alike)"
+    )
     parser.add_argument("--phase-timeout", type=float, default=300.0, help="hard limit for each phase, in seconds")
     parser.add_argument("--seed", type=int, default=1, help="seed of the transaction sizes and keys")
     parser.add_argument("--kafka", help="bootstrap servers of a running broker (default: start a throw-away one)")
@@ -46,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--verbose", action="store_true", help="log the runtime's INFO lines")
     args = parser.parse_args(argv)
-    for name in ("events", "writers", "max_batch"):
+    for name in ("events", "writers", "max_batch", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 1:
@@ -61,20 +65,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def phases(args: argparse.Namespace) -> list[tuple[str, Plan]]:
-    """(path, plan) in the order they run. The drain and the writers' phase send what raw saturation sends."""
+def phases(args: argparse.Namespace) -> list[tuple[str, Plan, int]]:
+    """(path, plan, round) in the order they run: every phase once per round, each run on topics, a group
+    and a schema of its own. The drain and the writers' phase send what raw saturation sends."""
     rng = random.Random(args.seed)
     saturation = make_plan("saturation", SATURATION, "sat", args.events, args.max_batch, rng, None)
     drain = dataclasses.replace(saturation, label="drain", kind=DRAIN, slug="drain")
     with_writers = dataclasses.replace(saturation, label=WRITERS_LABEL)
     moderate = round(args.rate * args.seconds)
     paced = make_plan(f"{args.rate:g}/s x {args.seconds:g}s", RATE, "rate", moderate, args.max_batch, rng, args.rate)
-    return [
+    one_round = [
         ("raw", saturation),
         ("hubstream", drain),
         ("hubstream", with_writers),
         ("raw", paced),
         ("hubstream", paced),
+    ]
+    return [
+        (path, dataclasses.replace(plan, slug=f"{plan.slug}{n}"), n)
+        for n in range(1, args.rounds + 1)
+        for path, plan in one_round
     ]
 
 
@@ -82,16 +92,20 @@ async def run(args: argparse.Namespace) -> Report:
     """Run every phase; servers, database and topics are gone when this returns."""
     payload_bytes = envelope_size()
     planned = phases(args)
-    report = Report(payload_bytes, args.writers, args.max_batch, args.rate, args.seconds, planned=len(planned))
+    report = Report(
+        payload_bytes, args.writers, args.max_batch, args.rate, args.seconds, args.rounds, planned=len(planned)
+    )
     async with (
         infrastructure(args) as (bootstrap, server_url),
         fresh_database(server_url) as database_url,
         run_target(bootstrap, database_url) as target,
     ):
-        for path, plan in planned:
-            say(f"{path}, {plan.label}: {plan.total} events")
+        report.database = database_url.rsplit("/", 1)[-1]
+        report.topic_prefix = target.prefix
+        for path, plan, n in planned:
+            say(f"round {n} of {args.rounds}, {path}, {plan.label}: {plan.total} events")
             if path == "raw":
-                work = raw_phase(target, plan, args, payload_bytes)
+                work = raw_phase(target, plan, args)
             elif plan.kind == DRAIN:
                 work = drain_phase(target, plan, args)
             else:
@@ -104,6 +118,7 @@ async def run(args: argparse.Namespace) -> Report:
             except TimeoutError:
                 log.error("%s, %s: did not finish set-up or clean-up in time", path, plan.label)
                 result = PhaseResult(path, plan.label, plan.kind, plan.total, timed_out=True)
+            result.round = n
             report.results.append(result)
             say(
                 f"{path}, {plan.label}: {result.received}/{result.expected} in {num(result.seconds, 2)} s"

@@ -6,8 +6,9 @@ phase:
 
 * writers_phase (saturation+writers, and the moderate rate): `--writers` concurrent writers commit small
   transactions (1..`--max-batch` events) while the relay and the consumer run. Latency is the end of the
-  writing transaction's commit to the handler running. At saturation the figures include the writers'
-  own PostgreSQL commits, competing with the path for this process and the machine's cores.
+  writing transaction's commit to the commit of the consumer's inbox transaction (the effect is stored).
+  At saturation the figures include the writers' own PostgreSQL commits, competing with the path for
+  this process and the machine's cores.
 * drain_phase: the same writers fill the outbox first, with the relay and the consumer stopped and
   untimed; then the relay starts and the clock runs until the last event is handled. That is the event
   path alone, which is what the throughput goal is about.
@@ -28,28 +29,19 @@ from dataclasses import dataclass
 import asyncpg
 
 from bench.events.infra import Target
+from bench.events.payload import SOURCE, SOURCES, progress_events
 from bench.events.plan import Plan, paced, random_uuid
 from bench.events.report import PhaseResult
 from bench.events.tasks import Loop, raise_if_ended, released, running, until
 from bench.events.timed_consumer import TimedConsumer
 from bench.events.timed_relay import Stages, TimedRelay
 from bench.events.tracking import Tracker, machine_notes
-from contracts import encode, wrap
 from contracts.ingest import IndexProgress
 from contracts.topics import INGEST_STATUS
 from services.runtime import db, migrations
 from services.runtime.consumer import Received
 from services.runtime.kafka import ensure_topics, producer_context
 from services.runtime.outbox import Outbox
-
-SOURCE = "/hubstream/bench"
-ROW_COUNT = 1_000_000  # payload values only; sized like a real progress event
-
-
-def envelope_size() -> int:
-    """Bytes of one encoded envelope as the outbox stores and the relay sends it (the raw path sends as many)."""
-    sample = IndexProgress(source_id=uuid.uuid4(), row_count=ROW_COUNT, indexed_row_count=500_000, chunk_count=5)
-    return len(encode(wrap(sample, source=SOURCE)))
 
 
 @dataclass
@@ -70,11 +62,7 @@ class Pipeline:
 
     async def write(self, size: int, *, warmup: bool = False) -> None:
         # One transaction reports progress of one source, as an indexing run does.
-        source_id = self.rng.choice(self.sources)
-        events = [
-            IndexProgress(source_id=source_id, row_count=ROW_COUNT, indexed_row_count=i * 1000, chunk_count=i)
-            for i in range(size)
-        ]
+        events = progress_events(self.rng.choice(self.sources), size)
         async with self.api_pool.acquire() as conn:
             async with conn.transaction():
                 envelopes = await self.outbox.add(conn, *events)
@@ -160,13 +148,16 @@ async def pipeline(target: Target, plan: Plan, args: argparse.Namespace) -> Asyn
         )
 
         async def handler(message: Received[IndexProgress], conn: asyncpg.Connection) -> None:
-            now = time.perf_counter()
-            consumer.handler_ran(now)
-            stages.add(tracker.sent_at(message.envelope.id), relay, message.record.headers, now)
-            tracker.received(message.envelope.id, now)
+            consumer.handler_ran(message, time.perf_counter())
+
+        def committed(message: Received[IndexProgress], ran_at: float, at: float) -> None:
+            # Handled means its inbox transaction has committed: only then is the effect there for good.
+            stages.add(tracker.sent_at(message.envelope.id), relay, message.record.headers, ran_at, at)
+            tracker.received(message.envelope.id, at)
 
         consumer.on(IndexProgress, handler, transactional=True)
-        sources = [random_uuid(rng) for _ in range(1000)]
+        consumer.on_committed = committed
+        sources = [random_uuid(rng) for _ in range(SOURCES)]
         p = Pipeline(
             outbox, api_pool, relay, consumer, Loop(relay.run), Loop(consumer.run), tracker, stages, rng, sources
         )
@@ -205,6 +196,7 @@ async def writers_phase(target: Target, plan: Plan, args: argparse.Namespace) ->
             consumer_time,
             p.stages.summary(),
         ]
+        result.stage_p99_ms = p.stages.p99_ms()
     return result
 
 
@@ -231,12 +223,14 @@ async def drain_phase(target: Target, plan: Plan, args: argparse.Namespace) -> P
                     p.relay_loop.start()
                     await until(p.tracker.done, p.running())
                     consumer_time = p.consumer.time_summary(p.tracker.last_received - started)
+                    result.consumer_busy_seconds = p.consumer.busy_s
         except TimeoutError:
             result.timed_out = True
     tracker = p.tracker
     tracker.fill(result, drain_started=started)
     if tracker.arrivals:
         result.startup_seconds = p.relay.first_fetch_at - started
+        result.relay_done_seconds = p.relay.target_reached_at - started
         result.notes += [
             p.writers_note(plan, " (untimed, before the relay started)"),
             f"relay start-up (advisory lock, LISTEN, recover) {result.startup_seconds * 1000:.1f} ms "

@@ -10,12 +10,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
-from services.runtime.consumer import EventConsumer, Routed
+from services.runtime.consumer import EventConsumer, Received, Routed
 from services.runtime.transport import RecordSource, kafka_source
 
 # EventConsumer's private steps that TimedConsumer wraps. If the consumer is reorganised again, fail here,
 # loudly, rather than print a consumer line with no figures.
-_HOOKS = ("_handle_batch", "_route", "_settle_run", "_settle_at_once", "_settle")
+_HOOKS = ("_handle_batches", "_route", "_settle_run", "_settle_at_once", "_settle", "_in_transaction")
 _missing = [name for name in _HOOKS if not callable(getattr(EventConsumer, name, None))]
 if _missing:
     raise ImportError(
@@ -26,12 +26,14 @@ if _missing:
 class TimedConsumer(EventConsumer):
     """Times EventConsumer's steps.
 
-    Its loop polls Kafka (`getmany`), handles each partition's batch, and commits that partition's offset.
-    A batch goes through `_handle_batch`: `_route` decodes and parses each record; a run of consecutive
-    records for transactional handlers goes to `_settle_run`, which tries `_settle_at_once` (one
-    transaction, one `inbox.claim_many`, the handlers in order) and, if that fails or the run holds one
-    record, settles record by record (`_settle`, a transaction each). The handler reports when it runs
-    (`handler_ran`), which splits a run into claiming, handlers, and commit.
+    Its loop polls Kafka (`getmany`), handles the poll's records, and commits offsets now and then.
+    A poll goes through `_handle_batches`: `_route` decodes and parses each record; a run of consecutive
+    records for transactional handlers (across partitions) goes to `_settle_run`, which tries
+    `_settle_at_once` (one transaction, one `inbox.claim_many`, the handlers in order) and, if that fails
+    or the run holds one record, settles record by record (`_settle`, `_in_transaction` each). The
+    handler reports when it runs (`handler_ran`), which splits a run into claiming, handlers, and
+    commit; once its transaction has committed, `on_committed` gets each message with its handler time
+    and commit time: an event counts as handled only then.
     """
 
     def __init__(self, *, bootstrap: str, **kwargs: Any) -> None:
@@ -45,6 +47,9 @@ class TimedConsumer(EventConsumer):
         self.source: _TimedSource | None = None  # the current run's: the drain phase waits for its assignment
         self._run_first: float | None = None  # first and last handler call of the run in hand
         self._run_last: float | None = None
+        # Handler calls of the transaction in hand, with their times: handled once it commits.
+        self._in_transaction_now: list[tuple[Received[Any], float]] = []
+        self.on_committed: Callable[[Received[Any], float, float], None] = lambda message, ran_at, at: None
         self.reset()
 
     def reset(self) -> None:
@@ -52,8 +57,8 @@ class TimedConsumer(EventConsumer):
         self.polls = self.empty_polls = 0
         self.poll_s = 0.0  # inside getmany: waiting for records, or fetching them
         self.offset_commits = 0
-        self.offset_commit_s = 0.0  # Kafka offset commits, one per partition batch
-        self.batches = self.records = 0
+        self.offset_commit_s = 0.0  # Kafka offset commits (grouped: at most one every 200 ms)
+        self.batches = self.records = self.polls_with_records = 0
         self.busy_s = 0.0  # inside _handle_batch
         self.route_s = 0.0  # decode + parse, part of busy_s
         self.runs = self.run_records = 0
@@ -71,19 +76,31 @@ class TimedConsumer(EventConsumer):
         kafka = self.source.inner if self.source is not None else None
         return isinstance(kafka, AIOKafkaConsumer) and bool(kafka.assignment())
 
-    def handler_ran(self, at: float) -> None:
+    def handler_ran(self, message: Received[Any], at: float) -> None:
+        """Called by the bench's handler, inside the transaction; `on_committed` follows once it commits."""
         if self._run_first is None:
             self._run_first = at
         self._run_last = at
+        self._in_transaction_now.append((message, at))
 
-    async def _handle_batch(self, records: list[ConsumerRecord], stopping: asyncio.Event) -> int | None:
+    def _committed(self) -> None:
+        at = time.perf_counter()
+        for message, ran_at in self._in_transaction_now:
+            self.on_committed(message, ran_at, at)
+        self._in_transaction_now = []
+
+    async def _handle_batches(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]], stopping: asyncio.Event
+    ) -> dict[TopicPartition, int]:
         started = time.perf_counter()
         try:
-            return await super()._handle_batch(records, stopping)
+            return await super()._handle_batches(batches, stopping)
         finally:
             self.busy_s += time.perf_counter() - started
-            self.batches += 1
-            self.records += len(records)
+            if batches:
+                self.polls_with_records += 1
+                self.batches += len(batches)
+                self.records += sum(len(records) for records in batches.values())
 
     async def _route(self, record: ConsumerRecord) -> Routed | None:
         started = time.perf_counter()
@@ -110,12 +127,20 @@ class TimedConsumer(EventConsumer):
                 self.commit_s += ended - self._run_last
 
     async def _settle_at_once(self, run: list[Routed]) -> bool:
+        self._in_transaction_now = []
         settled = await super()._settle_at_once(run)
         if settled:
+            self._committed()
             self.at_once += 1
         else:
             self.fell_back += 1
         return settled
+
+    async def _in_transaction(self, routed: Routed) -> bool:
+        self._in_transaction_now = []
+        fresh = await super()._in_transaction(routed)
+        self._committed()
+        return fresh
 
     async def _settle(self, routed: Routed, attempt_once: Callable[[], Awaitable[bool]]) -> None:
         self.one_by_one += 1
@@ -127,7 +152,8 @@ class TimedConsumer(EventConsumer):
             return "consumer: no records"
         per_run = 1000 / self.runs
         return (
-            f"consumer: {self.records} records in {self.batches} partition batches; {self.runs} runs of "
+            f"consumer: {self.records} records in {self.polls_with_records} polls ({self.batches} partition batches); "
+            f"{self.runs} runs of "
             f"{self.run_records / self.runs:.1f} records: {self.at_once} in one transaction, {self.single} of one "
             f"record, {self.fell_back} fell back to per-record ({self.one_by_one} records settled one by one); "
             f"{self.run_s * per_run:.2f} ms/run = {self.claim_s * per_run:.2f} acquire+BEGIN+claim, "
@@ -140,13 +166,14 @@ class TimedConsumer(EventConsumer):
         """Where the consumer's loop spent the phase's `elapsed` seconds (take it when the phase is done)."""
         if not self.records or elapsed <= 0:
             return "consumer time: no records"
-        other = elapsed - self.busy_s - self.offset_commit_s - self.poll_s
+        other = elapsed - self.busy_s - self.poll_s  # offset commits run in the background
         per_record_ms = self.route_s * 1000 / self.records
         per_commit_ms = self.offset_commit_s * 1000 / max(1, self.offset_commits)
         return (
             f"consumer time: of {elapsed:.2f} s, {self.busy_s:.2f} s ({self.busy_s / elapsed * 100:.0f} %) handling "
             f"batches (decode+parse {per_record_ms:.3f} ms/record), {self.offset_commit_s:.2f} s in "
-            f"{self.offset_commits} Kafka offset commits ({per_commit_ms:.1f} ms each), {self.poll_s:.2f} s in "
+            f"{self.offset_commits} Kafka offset commits in the background ({per_commit_ms:.1f} ms each), "
+            f"{self.poll_s:.2f} s in "
             f"{self.polls} getmany calls ({self.empty_polls} empty), {other:.2f} s else (other tasks holding the loop)"
         )
 

@@ -79,15 +79,17 @@ class TimedRelay(OutboxRelay):
 
 
 class Stages:
-    """Where a hubstream event's time goes: commit (or the drain's relay start) -> relay read it -> acked -> handled."""
+    """Where a hubstream event's time goes: commit (or the drain's relay start) -> relay read it -> acked ->
+    handler ran -> its inbox transaction committed."""
 
     def __init__(self) -> None:
         self.origin: float | None = None  # the drain's relay start: then the first stage is from there, not commit
         self.waiting: list[float] = []  # commit (origin) until the relay's SELECT returned the row
         self.publishing: list[float] = []  # until the broker acknowledged the relay's whole batch
         self.consuming: list[float] = []  # until the consumer ran the handler
+        self.committing: list[float] = []  # until the consumer's inbox transaction committed
 
-    def add(self, committed: float | None, relay: TimedRelay, headers: Any, handled: float) -> None:
+    def add(self, committed: float | None, relay: TimedRelay, headers: Any, ran: float, handled: float) -> None:
         raw_id = dict(headers or ()).get(HEADER_OUTBOX_ID)
         if committed is None or raw_id is None:
             return  # a warm-up event, or one whose commit is not recorded yet: not split
@@ -97,15 +99,24 @@ class Stages:
             return  # read before the counters were reset
         self.waiting.append(fetched - (committed if self.origin is None else self.origin))
         self.publishing.append(acked - fetched)
-        self.consuming.append(handled - acked)
+        self.consuming.append(ran - acked)
+        self.committing.append(handled - ran)
+
+    def _named(self) -> list[tuple[str, list[float]]]:
+        return [
+            ("commit->relay read" if self.origin is None else "relay start->relay read", self.waiting),
+            ("read->acked", self.publishing),
+            ("acked->handler", self.consuming),
+            ("handler->inbox commit", self.committing),
+        ]
+
+    def p99_ms(self) -> dict[str, float]:
+        """Each stage's p99, by name, for the report's summary over rounds."""
+        return {name: percentile(sorted(values), 0.99) * 1000 for name, values in self._named() if values}
 
     def summary(self) -> str:
         parts = []
-        for name, values in (
-            ("commit->relay read" if self.origin is None else "relay start->relay read", self.waiting),
-            ("read->acked", self.publishing),
-            ("acked->handled", self.consuming),
-        ):
+        for name, values in self._named():
             ordered = sorted(values)
             if ordered:
                 p50, p99, top = (percentile(ordered, q) * 1000 for q in (0.5, 0.99, 1.0))

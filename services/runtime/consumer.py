@@ -9,14 +9,18 @@ For every record, in partition order:
    a payload that does not fit is a contract failure as well;
 4. run the handler. A transactional handler runs inside a database
    transaction that first claims the event in the inbox, so a redelivered
-   event has its effect once (consecutive records share one transaction
-   and one inbox statement, so a batch pays for one commit, not one per
-   record; if any of them fails, they are settled one by one instead). A handler error is retried with exponential
-   backoff up to `max_attempts`, then the record is dead-lettered
-   (`PermanentError` skips the retries);
+   event has its effect once. Consecutive records of a poll for transactional
+   handlers, across partitions and at most `max_transaction_records`, share
+   one transaction and one inbox statement, so a batch pays for one commit,
+   not one per record; if any of them fails, they are settled one by one
+   instead. A handler error is retried with exponential backoff up to
+   `max_attempts`, then the record is dead-lettered (`PermanentError` skips
+   the retries). A lost database connection is not the record's fault: the
+   consumer stops, uncommitted, and its supervisor starts it again;
 5. commit the offset only after the record's outcome is settled, so nothing
    is lost when the process stops in between (commits are grouped: at most
-   one every `commit_interval`, and always when the consumer stops or idles).
+   one every `commit_interval`, and always when the consumer stops or idles;
+   services/runtime/commits.py).
 """
 
 from __future__ import annotations
@@ -24,24 +28,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from contracts import CloudEvent, ContractError, Event, decode
 from services.runtime import inbox
+from services.runtime.commits import COMMIT_INTERVAL, GroupedCommits
 from services.runtime.db import DatabaseUnavailable
 from services.runtime.dlq import send_to_dlq
-from services.runtime.transport import RecordSink, RecordSource, SourceFactory, kafka_source
+from services.runtime.transport import RecordSink, SourceFactory, kafka_source
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+
+POLL_TIMEOUT_MS = 500  # how long a poll waits for records before the consumer idles (and commits)
+MAX_RECORDS = 200  # records per poll
+MAX_TRANSACTION_RECORDS = 200  # records settled in one database transaction, at most
 
 
 # Failures of the infrastructure rather than of a record: never counted against it, never dead-lettered.
@@ -105,10 +114,11 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
-        max_records: int = 200,
+        max_records: int = MAX_RECORDS,
+        max_transaction_records: int = MAX_TRANSACTION_RECORDS,
         topic_prefix: str = "",
         source_factory: SourceFactory | None = None,
-        commit_interval: float = 0.2,
+        commit_interval: float = COMMIT_INTERVAL,
     ) -> None:
         self.group = group
         self._pool = pool
@@ -117,10 +127,12 @@ class EventConsumer:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._max_records = max_records
+        self._max_transaction_records = max_transaction_records
         self._prefix = topic_prefix
         self._commit_interval = commit_interval
         self._open_source = source_factory or kafka_source(bootstrap)
         self._subscriptions: dict[str, Subscription] = {}
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None  # see _transaction
         self.stats = ConsumerStats()
         self.ready = asyncio.Event()
 
@@ -142,66 +154,58 @@ class EventConsumer:
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume until `stopping` is set, then commit what was handled and leave the group."""
         consumer = self._open_source(self.group, self.topics)
-        loop = asyncio.get_running_loop()
-        settled: dict[TopicPartition, OffsetAndMetadata] = {}
+        commits: GroupedCommits | None = None
         try:
             await consumer.start()
+            commits = GroupedCommits(consumer, self.group, interval=self._commit_interval)
             self.ready.set()
             log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))
-            last_commit = loop.time()
             while not stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                for tp, records in batches.items():
-                    done = await self._handle_batch(records, stopping)
-                    if done is not None:
-                        settled[tp] = OffsetAndMetadata(done + 1, "")
-                    if stopping.is_set():
-                        break
-                # A commit is a broker round trip (~7 ms here): commit what is settled at most every
-                # `commit_interval`. Anything settled but not yet committed when a process dies comes
-                # again, and the inbox (or the handler's own state) absorbs it.
-                if settled and (not batches or loop.time() - last_commit >= self._commit_interval):
-                    await self._commit(consumer, settled)
-                    settled, last_commit = {}, loop.time()
+                batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._max_records)
+                for tp, offset in (await self._handle_batches(batches, stopping)).items():
+                    commits.settle(tp, offset)
+                if not batches:
+                    await self._release()  # idle: the connection is more use to others meanwhile
+                await commits.after_poll(bool(batches))
         finally:
             self.ready.clear()
             try:
-                if settled:
-                    await self._commit(consumer, settled)
+                await self._release()
+                if commits is not None:
+                    await commits.flush()
             finally:
                 await consumer.stop()
                 log.info("consumer %s: stopped", self.group)
 
-    async def _commit(self, consumer: RecordSource, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        """Commit what is settled of the partitions this member still owns."""
-        assignment = consumer.assignment()
-        owned = {tp: meta for tp, meta in offsets.items() if tp in assignment}
-        if not owned:
-            return
-        try:
-            await consumer.commit(owned)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # A rebalance moved partitions away meanwhile: their new owner reads from the last commit,
-            # and the inbox absorbs what comes twice.
-            log.info("consumer %s: offsets not committed after a rebalance (%s)", self.group, exc)
+    async def _handle_batches(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]], stopping: asyncio.Event
+    ) -> dict[TopicPartition, int]:
+        """Settle a poll's records, each partition's in order; return the offset of the last one settled per partition.
 
-    async def _handle_batch(self, records: list[ConsumerRecord], stopping: asyncio.Event) -> int | None:
-        """Settle records of one partition in order; return the offset of the last one settled."""
-        done: int | None = None
-        run: list[Routed] = []  # consecutive records for transactional handlers
-        for record in records:
-            routed = await self._route(record)
-            if routed is not None and routed.subscription.transactional:
-                run.append(routed)
-            else:
-                if run:  # keep order: what came before settles before this runs
-                    await self._settle_run(run)
-                    run = []
-                if routed is not None:
-                    await self._settle(routed, partial(self._plain, routed))
-            done = record.offset
+        Consecutive records for transactional handlers form a run, across partitions (the order between
+        partitions is free), of at most `max_transaction_records`: one transaction settles them all.
+        """
+        done: dict[TopicPartition, int] = {}
+        run: list[Routed] = []
+        for tp, records in batches.items():
+            for record in records:
+                routed = await self._route(record)
+                if routed is not None and routed.subscription.transactional:
+                    run.append(routed)
+                    if len(run) >= self._max_transaction_records:
+                        await self._settle_run(run)
+                        run = []
+                else:
+                    if run:  # keep order: what came before settles before this runs
+                        await self._settle_run(run)
+                        run = []
+                    if routed is not None:
+                        await self._settle(routed, partial(self._plain, routed))
+                done[tp] = record.offset
+                if stopping.is_set():
+                    break  # finish the records in hand, not the poll
             if stopping.is_set():
-                break  # finish the records in hand, not the batch
+                break
         if run:
             await self._settle_run(run)
         return done
@@ -220,9 +224,8 @@ class EventConsumer:
             await self._settle(routed, partial(self._in_transaction, routed))
 
     async def _settle_at_once(self, run: list[Routed]) -> bool:
-        assert self._pool is not None
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._transaction() as conn:
                 ids = [(r.message.envelope.source, r.message.envelope.id) for r in run]
                 fresh = await inbox.claim_many(conn, self.group, ids)
                 for routed, is_fresh in zip(run, fresh, strict=True):
@@ -307,13 +310,32 @@ class EventConsumer:
 
     async def _in_transaction(self, routed: Routed) -> bool:
         """Claim the event in the inbox and apply the handler, in one transaction."""
-        assert self._pool is not None
         envelope = routed.message.envelope
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._transaction() as conn:
             if not await inbox.claim(conn, self.group, envelope.source, envelope.id):
                 return False
             await routed.subscription.handler(routed.message, conn)  # type: ignore[call-arg]
             return True
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction on the connection this consumer holds while records keep coming.
+
+        Taken from the pool at the first transaction and given back when the consumer idles or stops
+        (`_release`): a busy consumer pays no pool round trip (acquire, and the reset on release) per
+        transaction. A connection that was lost is given back too, when the consumer stops for it.
+        """
+        if self._conn is None:
+            assert self._pool is not None
+            self._conn = await self._pool.acquire()
+        async with self._conn.transaction():
+            yield self._conn
+
+    async def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            assert self._pool is not None
+            await self._pool.release(conn)
 
     async def _plain(self, routed: Routed) -> bool:
         await routed.subscription.handler(routed.message)  # type: ignore[call-arg]

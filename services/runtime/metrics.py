@@ -34,6 +34,12 @@ class Metrics:
             ["group", "outcome"],
             registry=self.registry,
         )
+        self.consumer_restarts = Gauge(
+            "hubstream_consumer_restarts",
+            "Times a consumer stopped with an error (a lost database connection, say) and was started again",
+            ["group"],
+            registry=self.registry,
+        )
         self.outbox_backlog = Gauge(
             "hubstream_outbox_backlog", "Outbox events not yet published", ["service"], registry=self.registry
         )

@@ -23,6 +23,8 @@ from services.runtime.stopping import sleep_unless
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+RESTART_DELAY = 2.0  # before a crashed background task is started again; doubled for each crash in a row
+RESTART_DELAY_MAX = 30.0
 
 Runnable = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -58,32 +60,46 @@ def consumers_ctx(open_consumers: ConsumerFactory) -> Callable[[web.Application]
         deps = Deps(config=app[CONFIG], pool=app[POOL], producer=app[PRODUCER], outbox=app[OUTBOX])
         async with open_consumers(deps) as consumers:
             app[CONSUMERS].extend(consumers)
+            tasks = BackgroundTasks({c.group: c.run for c in consumers})
 
             async def refresh_stats() -> None:
                 for c in consumers:
                     for outcome in ("handled", "duplicates", "skipped", "retries", "dead_lettered"):
                         app[METRICS].consumer_events.labels(c.group, outcome).set(getattr(c.stats, outcome))
+                    app[METRICS].consumer_restarts.labels(c.group).set(tasks.restarts[c.group])
 
             app[METRICS].on_scrape(refresh_stats)
-            async with BackgroundTasks({c.group: c.run for c in consumers}):
+            async with tasks:
                 yield
 
     return ctx
 
 
 class BackgroundTasks:
-    """Start each runnable as a supervised task; on exit, ask them to stop and wait a grace period."""
+    """Start each runnable as a supervised task; on exit, ask them to stop and wait a grace period.
 
-    def __init__(self, runnables: dict[str, Runnable], *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    A runnable that crashes (a consumer whose database connection was lost, say) is started again
+    after `restart_delay` seconds, doubled for each crash in a row up to `RESTART_DELAY_MAX`;
+    `restarts` counts them per name.
+    """
+
+    def __init__(
+        self,
+        runnables: dict[str, Runnable],
+        *,
+        grace: float = SHUTDOWN_GRACE_SECONDS,
+        restart_delay: float = RESTART_DELAY,
+    ) -> None:
         self._runnables = runnables
         self._grace = grace
+        self._restart_delay = restart_delay
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.restarts: dict[str, int] = dict.fromkeys(runnables, 0)
 
     async def __aenter__(self) -> asyncio.Event:
         self._tasks = [
-            asyncio.create_task(supervise(name, run, self._stopping), name=name)
-            for name, run in self._runnables.items()
+            asyncio.create_task(self._supervise(name, run), name=name) for name, run in self._runnables.items()
         ]
         return self._stopping
 
@@ -100,14 +116,25 @@ class BackgroundTasks:
             with suppress(asyncio.CancelledError):
                 await task
 
-
-async def supervise(name: str, run: Runnable, stopping: asyncio.Event) -> None:
-    """Run `run` until `stopping`; if it crashes, log why and start it again after a pause."""
-    while not stopping.is_set():
-        try:
-            await run(stopping)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("%s stopped with an error (%s); restarting in 2 s", name, exc)
-        await sleep_unless(stopping, 2.0)
+    async def _supervise(self, name: str, run: Runnable) -> None:
+        """Run `run` until stopping; if it crashes, log why and start it again after a pause."""
+        loop = asyncio.get_running_loop()
+        delay = self._restart_delay
+        while not self._stopping.is_set():
+            started = loop.time()
+            try:
+                await run(self._stopping)
+                if self._stopping.is_set():
+                    return
+                log.warning("%s ended on its own; restarting it in %.1f s", name, delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if loop.time() - started > RESTART_DELAY_MAX:
+                    delay = self._restart_delay  # it ran well for a while: a new crash, not the same one again
+                log.exception("%s stopped with an error (%s); restarting it in %.1f s", name, exc, delay)
+            if await sleep_unless(self._stopping, delay):
+                return
+            self.restarts[name] += 1
+            log.info("%s: restarting (restart %d)", name, self.restarts[name])
+            delay = min(RESTART_DELAY_MAX, delay * 2)

@@ -7,9 +7,11 @@ pattern): the memory run pins the logic fast, the Kafka run proves the wiring.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
 
 import asyncpg
 import orjson
@@ -19,50 +21,14 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
-from contracts.topics import INGEST_REQUESTS, TOPICS
-from services.runtime.consumer import EventConsumer, PermanentError, Received
-from services.runtime.kafka import ensure_topics, producer_context
-from services.runtime.memory_broker import MemoryBroker
+from contracts.topics import INGEST_REQUESTS
+from services.runtime.consumer import INFRASTRUCTURE_ERRORS, EventConsumer, PermanentError, Received
+from services.runtime.kafka import producer_context
 from services.runtime.replay import replay
+from services.runtime.resources import BackgroundTasks
 from services.runtime.settings import InfraSettings
-from services.runtime.transport import RecordSink, SourceFactory
-from tests.conftest import read_topic, wait_until
-
-
-@dataclass
-class Transport:
-    """Kafka or memory: how the suite publishes, opens group members and reads a topic back."""
-
-    name: str
-    producer: RecordSink
-    prefix: str
-    source_factory: SourceFactory | None  # None: real Kafka
-    bootstrap: str
-    read: Callable[[str, int], Awaitable[list[ConsumerRecord]]]
-
-
-@pytest_asyncio.fixture(params=["memory", "kafka"])
-async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    if request.param == "memory":
-        broker = MemoryBroker()
-        for topic in TOPICS:
-            broker.create_topic(prefix + topic.name)
-            broker.create_topic(prefix + topic.dlq)
-
-        async def read_memory(topic: str, expect: int) -> list[ConsumerRecord]:
-            return broker.records(topic)
-
-        yield Transport("memory", broker.producer(), prefix, broker.source, "memory", read_memory)
-        return
-    bootstrap = request.getfixturevalue("kafka_bootstrap")
-    await ensure_topics(bootstrap, prefix=prefix)
-
-    async def read_kafka(topic: str, expect: int) -> list[ConsumerRecord]:
-        return await read_topic(bootstrap, topic, expect=expect)
-
-    async with producer_context(bootstrap) as producer:
-        yield Transport("kafka", producer, prefix, None, bootstrap, read_kafka)
+from tests.conftest import wait_until
+from tests.runtime.conftest import Transport, stored_effects
 
 
 class Harness:
@@ -78,14 +44,17 @@ class Harness:
         envelope = wrap(event, source="/test", event_id=event_id)
         await self.transport.producer.send_and_wait(self.topic, encode(envelope), key=event.key().encode())
 
-    async def send_raw(self, value: bytes, key: bytes = b"k") -> None:
-        await self.transport.producer.send_and_wait(self.topic, value, key=key)
+    async def send_raw(
+        self, value: bytes, key: bytes = b"k", headers: list[tuple[str, bytes]] | None = None
+    ) -> ConsumerRecord:
+        """Publish a record as it is; its metadata (partition, offset)."""
+        return await self.transport.producer.send_and_wait(self.topic, value, key=key, headers=headers)  # type: ignore[no-any-return]
 
     async def dead_letters(self, expect: int) -> list[ConsumerRecord]:
         return await self.transport.read(self.topic + ".dlq", expect)
 
     async def effects(self) -> list[str]:
-        return [r["dataset"] for r in await self.pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
+        return await stored_effects(self.pool)
 
 
 def make_consumer(
@@ -250,7 +219,7 @@ async def test_a_restarted_consumer_resumes_after_what_it_committed(pool: asyncp
     await transport.producer.send_and_wait(topic, encode(wrap(event("owner/c"), source="/t")), key=b"k")
     second = await run_until(1)
     assert (first.stats.handled, second.stats.handled, second.stats.duplicates) == (2, 1, 0)
-    assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY 1")] == [
+    assert await stored_effects(pool) == [
         "owner/a",
         "owner/b",
         "owner/c",
@@ -329,26 +298,152 @@ async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(
     assert dict(letter.headers)["dlq.attempts"] == b"2"
 
 
-async def test_a_lost_database_connection_is_not_the_records_fault(pool: asyncpg.Pool, transport: Transport) -> None:
+async def terminate(database_url: str, pid: int) -> None:
+    """End a server process the way an operator (or a failover) would: its client sees the connection drop."""
+    admin = await asyncpg.connect(database_url)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+class Victim:
+    """A handler that writes its effect, then waits on its connection; the first `kills` calls are killed there."""
+
+    def __init__(self, kills: int = 1) -> None:
+        self.kills = kills
+        self.waiting: asyncio.Queue[int] = asyncio.Queue()  # server pids of connections to kill
+        self.calls = 0
+
+    async def __call__(self, message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        self.calls += 1
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+        if self.kills > 0:
+            self.kills -= 1
+            self.waiting.put_nowait(conn.get_server_pid())
+            await conn.execute("SELECT pg_sleep(60)")  # the connection dies in here
+
+    async def kill_next(self, database_url: str) -> None:
+        await terminate(database_url, await asyncio.wait_for(self.waiting.get(), 20))
+
+
+@pytest.mark.parametrize("events", [1, 5], ids=["one-event", "a-batch"])
+async def test_a_database_connection_lost_mid_handler_stops_the_consumer_uncommitted(
+    pool: asyncpg.Pool, transport: Transport, database_url: str, events: int
+) -> None:
+    topic = transport.prefix + INGEST_REQUESTS.name
+    for i in range(events):
+        await transport.producer.send_and_wait(topic, encode(wrap(event(f"owner/e{i}"), source="/t")), key=b"k")
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    handler = Victim()
+    first = make_consumer(transport, pool, group, backoff_base=0.01)
+    first.on(IndexRequested, handler)
+    running = asyncio.create_task(first.run(asyncio.Event()))
+    await handler.kill_next(database_url)
+    # Not the record's fault: no retry, no dead letter; the consumer stops for its supervisor to restart it.
+    with pytest.raises(INFRASTRUCTURE_ERRORS):
+        await asyncio.wait_for(running, 20)
+    assert (first.stats.retries, first.stats.dead_lettered, first.stats.handled) == (0, 0, 0)
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 0  # rolled back with the connection
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
+
+    second = make_consumer(transport, pool, group)
+    second.on(IndexRequested, handler)
+    await run_until_settled(second, events)
+    assert second.stats.handled == events
+    assert await stored_effects(pool) == sorted(f"owner/e{i}" for i in range(events))  # each exactly once
+    assert await transport.read(topic + ".dlq", 0) == []
+
+
+async def test_a_consumer_that_dies_is_restarted_by_its_supervisor(
+    pool: asyncpg.Pool, transport: Transport, database_url: str
+) -> None:
     topic = transport.prefix + INGEST_REQUESTS.name
     await transport.producer.send_and_wait(topic, encode(wrap(event("owner/x"), source="/t")), key=b"k")
-    outage = True
+    handler = Victim(kills=2)  # the database drops it twice in a row: the second restart waits longer
+    consumer = make_consumer(transport, pool)
+    consumer.on(IndexRequested, handler)
+    supervisor = BackgroundTasks({"worker": consumer.run}, restart_delay=0.05)
+    async with supervisor:
+        await handler.kill_next(database_url)
+        await handler.kill_next(database_url)
+        await wait_until(settled(consumer, 1))
+    assert supervisor.restarts == {"worker": 2}
+    assert (handler.calls, consumer.stats.handled, consumer.stats.dead_lettered) == (3, 1, 0)
+    assert await stored_effects(pool) == ["owner/x"]
 
-    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
-        if outage:
-            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
-        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
 
-    group = f"test-{uuid.uuid4().hex[:8]}"
-    first = make_consumer(transport, pool, group)
-    first.on(IndexRequested, record)
-    with pytest.raises(asyncpg.exceptions.ConnectionDoesNotExistError):
-        await asyncio.wait_for(first.run(asyncio.Event()), 20)  # stops, to be restarted by its supervisor
-    assert (first.stats.dead_lettered, first.stats.retries) == (0, 0)
+async def test_retries_back_off_exponentially(pool: asyncpg.Pool, transport: Transport) -> None:
+    attempts: list[float] = []
 
-    outage = False
-    second = make_consumer(transport, pool, group)
-    second.on(IndexRequested, record)
-    await run_until_settled(second, 1)
-    assert second.stats.handled == 1
-    assert await transport.read(topic + ".dlq", 0) == []
+    async def failing(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        attempts.append(time.monotonic())
+        raise RuntimeError("still broken")
+
+    base = 0.1
+    consumer = make_consumer(transport, pool, max_attempts=4, backoff_base=base, backoff_max=5.0)
+    consumer.on(IndexRequested, failing)
+    topic = transport.prefix + INGEST_REQUESTS.name
+    await transport.producer.send_and_wait(topic, encode(wrap(event("owner/x"), source="/t")), key=b"k")
+    await run_until_settled(consumer, 1)
+
+    assert len(attempts) == 4
+    gaps = [later - earlier for earlier, later in pairwise(attempts)]
+    # The wait after failed attempt n is base * 2**(n-1), with jitter taking off up to half of it.
+    for n, gap in enumerate(gaps, start=1):
+        assert gap >= base * 2 ** (n - 1) * 0.5, (n, gaps)
+    # Growing: the last wait is longer than the first could ever be.
+    assert gaps[-1] > base, gaps
+
+
+ORIGINAL_HEADERS = [
+    ("content-type", b"application/cloudevents+json"),
+    ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    # From an earlier dead-lettering, replayed since: replaced, not repeated.
+    ("dlq.attempts", b"7"),
+]
+DLQ_HEADERS = {
+    "dlq.original.topic",
+    "dlq.original.partition",
+    "dlq.original.offset",
+    "dlq.consumer.group",
+    "dlq.error.kind",
+    "dlq.error.class",
+    "dlq.error.message",
+    "dlq.attempts",
+    "dlq.failed.at",
+}
+
+
+@pytest.mark.parametrize("kind", ["contract", "handler"])
+async def test_a_dead_letter_keeps_the_record_and_says_why_in_every_header(harness: Harness, kind: str) -> None:
+    if kind == "contract":
+        value, error_class, message, attempts = b"{not json", "ContractError", "not valid JSON", "0"
+    else:
+        value = encode(wrap(event("fail/always"), source="/test"))
+        error_class, message, attempts = "RuntimeError", "cannot handle fail/always", "3"
+    await harness.send_raw(encode(wrap(event("owner/before"), source="/test")), key=b"poison")  # offset not 0
+    before = datetime.now(UTC)
+    sent = await harness.send_raw(value, key=b"poison", headers=ORIGINAL_HEADERS)
+    await wait_until(settled(harness.consumer, 2))
+    after = datetime.now(UTC)
+
+    [letter] = await harness.dead_letters(expect=1)
+    assert (letter.key, letter.value, letter.partition) == (b"poison", value, sent.partition)
+    kept = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]
+    assert kept == ORIGINAL_HEADERS[:2]
+    names = [k for k, _ in letter.headers if k.startswith("dlq.")]
+    assert sorted(names) == sorted(DLQ_HEADERS)  # each once
+    dlq = {k: v.decode() for k, v in letter.headers if k.startswith("dlq.")}
+    assert sent.offset > 0
+    assert dlq["dlq.original.topic"] == harness.topic
+    assert dlq["dlq.original.partition"] == str(sent.partition)
+    assert dlq["dlq.original.offset"] == str(sent.offset)
+    assert dlq["dlq.consumer.group"] == harness.consumer.group
+    assert dlq["dlq.error.kind"] == kind
+    assert dlq["dlq.error.class"] == error_class
+    assert message in dlq["dlq.error.message"]
+    assert dlq["dlq.attempts"] == attempts
+    failed_at = datetime.fromisoformat(dlq["dlq.failed.at"])
+    assert failed_at.utcoffset() is not None
+    assert before <= failed_at <= after

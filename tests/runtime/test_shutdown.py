@@ -1,4 +1,7 @@
-"""Stopping a consumer finishes the record in hand, or abandons it without a trace when it takes too long."""
+"""Stopping a consumer finishes the record in hand, or abandons it without a trace when it takes too long.
+
+Run on the in-memory broker and on real Kafka (the `transport` fixture), like the consumer's suite.
+"""
 
 from __future__ import annotations
 
@@ -10,72 +13,92 @@ from aiokafka.structs import TopicPartition
 
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
-from contracts.topics import INGEST_REQUESTS, TOPICS
+from contracts.topics import INGEST_REQUESTS
 from services.runtime.consumer import EventConsumer, Received
 from services.runtime.kafka import partition_for
-from services.runtime.memory_broker import MemoryBroker
 from services.runtime.resources import BackgroundTasks
+from tests.conftest import wait_until
+from tests.runtime.conftest import Transport, stored_effects
+
+KEY = "k"
 
 
-def memory_broker() -> MemoryBroker:
-    broker = MemoryBroker()
-    for topic in TOPICS:
-        broker.create_topic(topic.name)
-        broker.create_topic(topic.dlq)
-    return broker
-
-
-async def publish(broker: MemoryBroker, *datasets: str) -> None:
+async def publish(transport: Transport, *datasets: str) -> None:
     for dataset in datasets:
         event = IndexRequested(source_id=uuid.uuid4(), dataset=dataset)
-        await broker.producer().send_and_wait(INGEST_REQUESTS.name, encode(wrap(event, source="/t")), key=b"k")
+        await transport.producer.send_and_wait(
+            transport.prefix + INGEST_REQUESTS.name, encode(wrap(event, source="/t")), key=KEY.encode()
+        )
 
 
-def consumer_on(broker: MemoryBroker, pool: asyncpg.Pool, group: str, delay: float) -> EventConsumer:
-    consumer = EventConsumer(
-        group=group, bootstrap="memory", pool=pool, producer=broker.producer(), source_factory=broker.source
-    )
+class Slow:
+    """A transactional handler that writes its effect, then takes `delay` seconds inside its transaction."""
 
-    async def slow(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.started = asyncio.Event()
+
+    async def __call__(self, message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
         await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
-        await asyncio.sleep(delay)
+        self.started.set()
+        await asyncio.sleep(self.delay)
 
-    consumer.on(IndexRequested, slow)
+
+def consumer_on(transport: Transport, pool: asyncpg.Pool, group: str, handler: Slow) -> EventConsumer:
+    consumer = EventConsumer(
+        # No commit falls due while the test runs: what is committed, the stop committed.
+        commit_interval=600,
+        group=group,
+        bootstrap=transport.bootstrap,
+        pool=pool,
+        producer=transport.producer,
+        topic_prefix=transport.prefix,
+        source_factory=transport.source_factory,
+    )
+    consumer.on(IndexRequested, handler)
     return consumer
 
 
-async def effects(pool: asyncpg.Pool) -> list[str]:
-    return [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects ORDER BY dataset")]
+async def handled(consumer: EventConsumer, n: int) -> None:
+    async def enough() -> bool:
+        return consumer.stats.handled + consumer.stats.duplicates >= n
+
+    await wait_until(enough, timeout=30)
 
 
-async def test_stop_finishes_the_record_in_hand_and_commits_it(pool: asyncpg.Pool) -> None:
-    broker = memory_broker()
-    await publish(broker, "owner/one")
-    consumer = consumer_on(broker, pool, "g", delay=0.5)
-    async with BackgroundTasks({"c": consumer.run}, grace=5):
-        await asyncio.sleep(0.2)  # the handler is now sleeping inside its transaction
-    assert await effects(pool) == ["owner/one"]
+async def test_stop_finishes_the_record_in_hand_and_commits_it(pool: asyncpg.Pool, transport: Transport) -> None:
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await publish(transport, "owner/one")
+    slow = Slow(delay=0.5)
+    consumer = consumer_on(transport, pool, group, slow)
+    async with BackgroundTasks({"c": consumer.run}, grace=10):
+        await asyncio.wait_for(slow.started.wait(), 30)  # the handler is now sleeping inside its transaction
+    assert await stored_effects(pool) == ["owner/one"]
     assert consumer.stats.handled == 1
+    tp = TopicPartition(transport.prefix + INGEST_REQUESTS.name, partition_for(KEY, INGEST_REQUESTS.partitions))
+    assert await transport.committed(group, tp) == 1
 
-    again = consumer_on(broker, pool, "g", delay=0)
-    async with BackgroundTasks({"c": again.run}, grace=5):
-        await asyncio.sleep(0.5)
-    assert again.stats.handled == again.stats.duplicates == 0  # the offset was committed: nothing comes back
-    assert broker.committed("g", TopicPartition(INGEST_REQUESTS.name, partition_for("k", 3))) == 1
+    # A later member of the group starts after the committed record: only what came since reaches it.
+    await publish(transport, "owner/two")
+    again = consumer_on(transport, pool, group, Slow(delay=0))
+    async with BackgroundTasks({"c": again.run}, grace=10):
+        await handled(again, 1)
+    assert (again.stats.handled, again.stats.duplicates) == (1, 0)
+    assert await stored_effects(pool) == ["owner/one", "owner/two"]
 
 
-async def test_work_that_outlives_the_grace_period_is_abandoned_and_done_once_later(pool: asyncpg.Pool) -> None:
-    broker = memory_broker()
-    await publish(broker, "owner/slow")
-    stuck = consumer_on(broker, pool, "g", delay=30)
-    async with BackgroundTasks({"c": stuck.run}, grace=0.5):
-        await asyncio.sleep(0.2)
-    assert await effects(pool) == []  # cancelled: its transaction rolled back, inbox claim included
+async def test_work_that_outlives_the_grace_period_is_abandoned_and_done_once_later(
+    pool: asyncpg.Pool, transport: Transport
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await publish(transport, "owner/slow")
+    stuck = Slow(delay=60)
+    async with BackgroundTasks({"c": consumer_on(transport, pool, group, stuck).run}, grace=0.5):
+        await asyncio.wait_for(stuck.started.wait(), 30)
+    assert await stored_effects(pool) == []  # cancelled: its transaction rolled back, inbox claim included
 
-    after = consumer_on(broker, pool, "g", delay=0)
-    async with BackgroundTasks({"c": after.run}, grace=5):
-        for _ in range(50):
-            if after.stats.handled:
-                break
-            await asyncio.sleep(0.1)
-    assert await effects(pool) == ["owner/slow"]  # redelivered, since its offset was never committed
+    after = consumer_on(transport, pool, group, Slow(delay=0))
+    async with BackgroundTasks({"c": after.run}, grace=10):
+        await handled(after, 1)
+    assert after.stats.handled == 1  # redelivered, since its offset was never committed
+    assert await stored_effects(pool) == ["owner/slow"]
