@@ -47,9 +47,10 @@ RECEIVERS: tuple[Receiver, ...] = (
         "ingest",
         "ingest-repos",
         CATALOG_REPOS,
-        (RepoCreated, RepoUpdated),
+        (RepoCreated, RepoUpdated, RepoDeleted),
         "Asks again for sources that failed because their dataset did not exist yet, "
-        "and re-indexes the completed sources of an updated dataset.",
+        "re-indexes the completed sources of an updated dataset, and deletes the sources "
+        "(and their chunks) of a deleted one.",
     ),
     Receiver(
         "versioning",

@@ -158,18 +158,23 @@ async def new_topic_prefix(kafka_bootstrap: str) -> str:
 
 
 @pytest.fixture
-def make_config(database_url: str, kafka_bootstrap: str, topic_prefix: str) -> Callable[[str], ServiceConfig]:
-    """Builds a ServiceConfig for a service on this test's database, topics and a free port."""
-    return config_maker(database_url, kafka_bootstrap, topic_prefix)
+def make_config(
+    database_url: str, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> Callable[[str], ServiceConfig]:
+    """Builds a ServiceConfig for a service on this test's database, topics, state dir and a free port."""
+    return config_maker(database_url, kafka_bootstrap, topic_prefix, tmp_path / "home")
 
 
-def config_maker(database_url: str, kafka_bootstrap: str, topic_prefix: str) -> Callable[[str], ServiceConfig]:
-    """A ServiceConfig per service on these database and topics, each on a port of its own."""
+def config_maker(
+    database_url: str, kafka_bootstrap: str, topic_prefix: str, home: Path
+) -> Callable[[str], ServiceConfig]:
+    """A ServiceConfig per service on these database and topics, each on a port of its own; state under `home`."""
     ports: dict[str, int] = {}
 
     def make(service: str) -> ServiceConfig:
         port = ports.setdefault(service, free_port())
         infra = InfraSettings(
+            home=home,
             database_url=database_url,
             kafka=kafka_bootstrap,
             topic_prefix=topic_prefix,

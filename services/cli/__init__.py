@@ -8,7 +8,8 @@ hubstream orgs create ORG --member NAME
 hubstream tokens create USER | revoke TOKEN_ID | list USER
 hubstream events tail|replay TOPIC
 hubstream contracts export [--check]
-hubstream bench events [...]
+hubstream ingest status [--watch] | cancel ID
+hubstream bench events|ingest|faults [...]
 
 Each command group is a module of this package with a `register(commands)` function; a new group
 (say `mirror`) is a new module `services/cli/mirror.py` added to GROUPS below, nothing else.
@@ -22,13 +23,13 @@ from collections.abc import Sequence
 
 from aiokafka.errors import KafkaError
 
-from services.cli import bench, contracts, events, migrate, orgs, processes, stack, tokens, users
+from services.cli import bench, contracts, events, ingest, migrate, orgs, processes, stack, tokens, users
 from services.cli.common import Commands
 from services.runtime import db, migrations
 from services.runtime.kafka import BrokerUnavailable
 
 # In the order `hubstream --help` lists them.
-GROUPS = (stack, processes, migrate, users, orgs, tokens, events, contracts, bench)
+GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, contracts, bench)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from services.cli.common import Commands
 
+# Each benchmark is a package under bench/ with a `main(argv)` that parses its own options.
+BENCHMARKS = {
+    "events": "outbox -> Kafka -> consumer vs raw aiokafka",
+    "ingest": "index a 2M-row parquet corpus vs tantivy direct and PostgreSQL FTS; keyword search latency",
+    "faults": "steady writes while the broker, PostgreSQL, relays and workers are killed",
+}
+
 
 def intercept(argv: Sequence[str]) -> int | None:
-    """`bench events ...` goes to the benchmark as it is: it parses its own options, --help included."""
-    if list(argv[:2]) != ["bench", "events"]:
+    """`bench NAME ...` goes to the benchmark as it is: it parses its own options, --help included."""
+    if len(argv) < 2 or argv[0] != "bench" or argv[1] not in BENCHMARKS:
         return None
-    from bench import events
-
-    return events.main(list(argv[2:]))
+    module = importlib.import_module(f"bench.{argv[1]}.cli")
+    return int(module.main(list(argv[2:])))
 
 
 def register(commands: Commands) -> None:
     bench = commands.group("bench", "benchmarks that print figures", metavar="NAME")
-    # Listed for --help only: `intercept` hands `bench events ...` to the benchmark before parsing.
-    bench.action("events", "outbox -> Kafka -> consumer vs raw aiokafka", None)
+    # Listed for --help only: `intercept` hands `bench NAME ...` to the benchmark before parsing.
+    for name, help in BENCHMARKS.items():
+        bench.action(name, help, None)

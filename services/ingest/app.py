@@ -9,9 +9,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from contracts.catalog import RepoCreated, RepoUpdated
+from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated
 from services.ingest import repo_events
+from services.ingest.chunk_store import TantivyStore
 from services.ingest.routes import setup_routes
+from services.ingest.settings import IngestSettings
 from services.ingest.worker import worker_consumers
 from services.runtime.auth import bearer_token, token_copy_consumer, token_copy_resolver
 from services.runtime.consumer import EventConsumer
@@ -36,6 +38,8 @@ async def api_consumers(deps: Deps) -> AsyncIterator[list[EventConsumer]]:
     repos = deps.consumer("ingest-repos")
     repos.on(RepoCreated, partial(repo_events.on_repo_created, outbox=deps.outbox))
     repos.on(RepoUpdated, partial(repo_events.on_repo_updated, outbox=deps.outbox))
+    chunks = TantivyStore(IngestSettings.from_infra(deps.config.infra).chunk_dir)
+    repos.on(RepoDeleted, partial(repo_events.on_repo_deleted, chunks=chunks))
     yield [token_copy_consumer(deps), repos]
 
 

@@ -12,14 +12,18 @@ class CatalogUnavailable(RuntimeError):
 
 
 class CatalogClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str | None = None) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
+        # The worker's own identity on the catalog, so that it may read private datasets it is asked to index.
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def _get_json(self, path: str) -> tuple[int, Any]:
         url = f"{self._base}{path}"
         try:
-            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
+            async with self._session.get(
+                url, headers=self._headers, timeout=aiohttp.ClientTimeout(total=30)
+            ) as response:
                 if response.status == 404:
                     return 404, None
                 if response.status >= 400:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from contracts.ingest import IndexRequested
+from contracts.ingest import IndexFailed, IndexRequested
 from services.ingest import store
 from services.runtime.errors import ApiError
 from services.runtime.http import iso_utc
@@ -88,6 +88,15 @@ async def re_request(conn: asyncpg.Connection, outbox: Outbox, row: asyncpg.Reco
     )
 
 
+async def cancel_index(conn: asyncpg.Connection, outbox: Outbox, row: asyncpg.Record, *, by: str) -> None:
+    """The source's run was cancelled: it ends failed, saying so (IndexFailed), in the caller's transaction."""
+    reason = f"indexing was cancelled by {by}"
+    await store.mark_failed(conn, row["id"], reason, "Cancelled")
+    await outbox.add(
+        conn, IndexFailed(source_id=row["id"], dataset=row["dataset"], error=reason, error_code="Cancelled")
+    )
+
+
 def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
     """A source in Nia's data-source record shape."""
     dataset: str = row["dataset"]
@@ -104,7 +113,7 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "description": row["description"],
         "license": row["license"],
         "splits": row["splits"],
-        "columns": row["columns"],
+        "columns": [{"name": c["name"], "dtype": c["dtype"]} for c in row["columns"]],
         "row_count": row["row_count"],
         "indexed_row_count": row["indexed_row_count"],
         "chunk_count": row["chunk_count"],
@@ -114,4 +123,57 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "display_name": dataset,
         "error": row["error"],
         "error_code": row["error_code"],
+        # Beyond Nia's record (which its clients ignore): how far the live run has come.
+        "progress": _progress(row),
+    }
+
+
+def _progress(row: asyncpg.Record) -> dict[str, Any] | None:
+    state = row.get("run_state")
+    if state is None:
+        return None
+    units, done = row["run_units"], row["run_units_done"]
+    return {
+        "stage": "queued" if state == "queued" else ("planning" if units is None else "indexing"),
+        "percent": round(100 * done / units, 1) if units else 0.0,
+        "rows_done": row["run_rows_done"],
+        "rows_to_index": row["run_rows_to_index"],
+        "started_at": iso_utc(row["run_started_at"]),
+    }
+
+
+def unified_source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
+    """A source in Nia's unified `Source` shape (`GET /v2/sources`)."""
+    record = source_json(row, catalog_url)
+    return {
+        "id": record["id"],
+        "type": "huggingface_dataset",
+        "identifier": row["dataset"],
+        "display_name": row["dataset"],
+        "status": record["status"],
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "category_id": None,
+        "is_global": row["is_global"],
+        "global_source_id": record["id"] if row["is_global"] else None,
+        "global_namespace": None,
+        "metadata": {
+            k: record[k]
+            for k in (
+                "dataset_id",
+                "owner",
+                "url",
+                "config",
+                "splits",
+                "columns",
+                "row_count",
+                "indexed_row_count",
+                "chunk_count",
+                "sampling_strategy",
+                "license",
+                "description",
+                "error",
+                "error_code",
+            )
+        },
     }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -33,5 +35,14 @@ class Deps:
         )
 
 
-# Opens a service's consumers as an async context, so they can hold resources such as an HTTP session.
-ConsumerFactory = Callable[[Deps], AbstractAsyncContextManager[list[EventConsumer]]]
+class Background(Protocol):
+    """What a process supervises: a consumer, or another loop such as ingest's run executor."""
+
+    group: str
+
+    async def run(self, stopping: asyncio.Event) -> None: ...
+
+
+# Opens a service's consumers (and other background loops) as an async context, so they can hold
+# resources such as an HTTP session.
+ConsumerFactory = Callable[[Deps], AbstractAsyncContextManager[list[Background]]]

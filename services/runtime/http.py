@@ -151,6 +151,14 @@ async def parse_body(request: web.Request, model: type[M], *, status: int = 422)
         raise validation_error(exc, status=status) from exc
 
 
+def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated by `model` (422 naming each parameter that is wrong)."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise validation_error(exc, where="query") from exc
+
+
 # Query parameters whose values may be credentials (some clients put a token in the URL: `?token=`,
 # `?access_token=`, `?hf_token=`, `?api_key=`): any name containing one of these words.
 SECRET_PARAM_WORDS = ("token", "key", "secret", "password", "auth", "signature", "credential")

@@ -174,6 +174,7 @@ class Declared(TypedDict, total=False):
     summary: str | None
     media_type: str
     also: Mapping[int, tuple[Any, str]] | None
+    operation_id: str | None
 
 
 class Api:
@@ -229,7 +230,8 @@ class Api:
         (statuses this route adds, with what they mean), `token`
         ("required" / "optional" / "none"; the service's default),
         `summary` (else the view's docstring), `media_type`, `also` (other
-        answers that are not errors: {status: (model, description)}).
+        answers that are not errors: {status: (model, description)}),
+        `operation_id` (else the view's name).
         """
         if method == "GET":
             self._app.router.add_get(path, handler)
@@ -252,8 +254,12 @@ class Api:
         summary: str | None = None,
         media_type: str = "application/json",
         also: Mapping[int, tuple[Any, str]] | None = None,
+        operation_id: str | None = None,
     ) -> None:
-        """Document a route added elsewhere (the runtime's ops routes)."""
+        """Document a route added elsewhere (the runtime's ops routes).
+
+        `operation_id` defaults to the view's name; give one when a view serves two paths (an API's alias).
+        """
         if self._document is not None:
             raise RuntimeError("the OpenAPI document was already served; declare routes before the app starts")
         doc = (handler.__doc__ or "").strip()
@@ -265,7 +271,7 @@ class Api:
             Operation(
                 method=method.upper(),
                 path=path,
-                operation_id=handler.__name__,
+                operation_id=operation_id or handler.__name__,
                 summary=summary,
                 description=" ".join(rest.split()) or None,
                 token=token or self.token_default,

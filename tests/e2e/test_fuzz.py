@@ -79,7 +79,9 @@ class LiveStack:
 
 
 @pytest.fixture(scope="module")
-def live_stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[LiveStack]:
+def live_stack(
+    postgres_server_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStack]:
     """The three services, up for the whole module in a thread of their own.
 
     Schemathesis calls them synchronously from the test, so they cannot share the
@@ -90,7 +92,12 @@ def live_stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[LiveS
     async def serve() -> None:
         stop = asyncio.Event()
         async with fresh_database(postgres_server_url) as database_url:
-            make_config = config_maker(database_url, kafka_bootstrap, await new_topic_prefix(kafka_bootstrap))
+            make_config = config_maker(
+                database_url,
+                kafka_bootstrap,
+                await new_topic_prefix(kafka_bootstrap),
+                tmp_path_factory.mktemp("fuzz") / "home",
+            )
             async with running_stack(make_config) as stack:
                 urls = {name: stack.url(name, "") for name in SERVICE_NAMES}
                 ready.set_result((LiveStack(urls, stack.admin_token), asyncio.get_running_loop(), stop))

@@ -1,0 +1,282 @@
+"""`hubstream bench ingest`: index a 2M-row parquet corpus end to end, beside two baselines, and search it.
+
+Phases, each repeated `--rounds` times (median and spread printed, the verdict on the median):
+- hubstream: the ingest worker's own code (RunExecutor) in a process of its own, reading the shards
+  over HTTP from a static catalog, chunking, committing to tantivy and checkpointing in PostgreSQL
+  per row group; sampling off, keyword mode;
+- (a) tantivy direct: the same shards read with pyarrow and loaded into tantivy with the same
+  schema, writer settings, commit per row group and text per row, no service around it;
+- (b) PostgreSQL FTS: the same rows COPYed, one transaction per row group, into a table with a
+  generated tsvector and a GIN index.
+Then keyword search latency (top 10, one client, sequential) on the indexed corpus, for two-word
+queries and one-common-word queries (a word in 5 % of the rows), beside PostgreSQL FTS on (b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import orjson
+import pyarrow.parquet as pq
+
+from bench.events.infra import fresh_database, is_local_database, throwaway_postgres
+from bench.ingest import corpus as corpora
+from bench.ingest.static_catalog import serving
+from services.ingest.chunk_store import TantivyStore
+
+DATASET = "bench/corpus"
+GOAL_OF_DIRECT = 0.70
+GOAL_OVER_POSTGRES = 2.5
+GOAL_RSS_MB = 500.0
+GOAL_KEYWORD_P99_MS = 50.0
+GOAL_COMMON_VS_POSTGRES = 0.10
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Load:
+    name: str
+    rows_per_second: list[float] = field(default_factory=list)
+    peak_rss_mb: list[float] = field(default_factory=list)
+
+    def median(self) -> float:
+        return statistics.median(self.rows_per_second)
+
+    def spread(self) -> str:
+        return f"{min(self.rows_per_second):,.0f}-{max(self.rows_per_second):,.0f}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="hubstream bench ingest", description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--shard-rows", type=int, default=250_000)
+    parser.add_argument("--row-group-rows", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=200, help="queries of each kind in the search phase")
+    parser.add_argument("--corpus-dir", type=Path, help="where the shards are kept between runs (default: a temp dir)")
+    parser.add_argument("--database-url", help="a PostgreSQL on this machine (default: a throw-away server)")
+    args = parser.parse_args(argv)
+    if args.database_url and not is_local_database(args.database_url):
+        parser.error("--database-url: only a PostgreSQL server on this machine is allowed")
+    if min(args.rows, args.shard_rows, args.row_group_rows, args.rounds, args.queries) < 1:
+        parser.error("--rows, --shard-rows, --row-group-rows, --rounds and --queries must be positive")
+    return args
+
+
+def _run_json(command: list[str]) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:3])} failed:\n{result.stderr[-3000:]}")
+    return orjson.loads(result.stdout.strip().splitlines()[-1])
+
+
+async def hubstream_round(database_url: str, catalog_url: str, work: Path) -> dict:
+    chunk_dir = work / "chunks"
+    return await asyncio.to_thread(
+        _run_json,
+        [
+            sys.executable,
+            "-m",
+            "bench.ingest.worker_phase",
+            "--database-url",
+            database_url,
+            "--catalog-url",
+            catalog_url,
+            "--chunk-dir",
+            str(chunk_dir),
+            "--dataset",
+            DATASET,
+        ],
+    )
+
+
+async def direct_round(corpus: corpora.Corpus, work: Path) -> dict:
+    index_dir = work / "direct"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    return await asyncio.to_thread(
+        _run_json,
+        [
+            sys.executable,
+            "-m",
+            "bench.ingest.direct_phase",
+            "--index-dir",
+            str(index_dir),
+            *(str(p) for p in corpus.shards),
+        ],
+    )
+
+
+POSTGRES_TABLE = """
+CREATE TABLE fts (
+    id bigint, split text, row_index bigint, chunk int, text text,
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
+);
+CREATE INDEX fts_tsv ON fts USING gin (tsv);
+"""
+
+
+async def postgres_round(database_url: str, corpus: corpora.Corpus) -> dict:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS fts")
+        await conn.execute(POSTGRES_TABLE)
+        started = time.perf_counter()
+        row = 0
+        for path in corpus.shards:
+            parquet = pq.ParquetFile(path)
+            for rg in range(parquet.metadata.num_row_groups):
+                table = parquet.read_row_group(rg)
+                records = []
+                for id_, text, label in zip(
+                    table.column("id").to_pylist(),
+                    table.column("text").to_pylist(),
+                    table.column("label").to_pylist(),
+                    strict=True,
+                ):
+                    records.append((id_, "train", row, 0, f"id: {id_}\ntext: {text}\nlabel: {label}"))
+                    row += 1
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        "fts", records=records, columns=["id", "split", "row_index", "chunk", "text"]
+                    )
+        return {"seconds": time.perf_counter() - started, "rows": row}
+    finally:
+        await conn.close()
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+async def search_latencies(
+    chunk_dir: Path, index: str, database_url: str, corpus: corpora.Corpus, n: int
+) -> dict[str, dict[str, tuple[float, float]]]:
+    store = TantivyStore(chunk_dir)
+    kinds = {
+        "two words": corpus.two_word_queries(n),
+        "one common word": [corpora.MARKERS[i % len(corpora.MARKERS)] for i in range(n)],
+    }
+    found: dict[str, dict[str, tuple[float, float]]] = {"tantivy (hubstream)": {}, "PostgreSQL FTS (b)": {}}
+    conn = await asyncpg.connect(database_url)
+    try:
+        for kind, queries in kinds.items():
+            for q in queries[:10]:
+                store.search([index], q, 10)  # warm the index's files into the page cache
+            samples = []
+            for q in queries:
+                started = time.perf_counter()
+                hits = store.search([index], q, 10)
+                samples.append(time.perf_counter() - started)
+                assert hits, f"no hit for {q!r}"
+            found["tantivy (hubstream)"][kind] = _percentiles(samples)
+            sql = """SELECT row_index FROM fts WHERE tsv @@ websearch_to_tsquery('english', $1)
+                     ORDER BY ts_rank(tsv, websearch_to_tsquery('english', $1)) DESC LIMIT 10"""
+            for q in queries[:10]:
+                await conn.fetch(sql, q)
+            samples = []
+            for q in queries:
+                started = time.perf_counter()
+                await conn.fetch(sql, q)
+                samples.append(time.perf_counter() - started)
+            found["PostgreSQL FTS (b)"][kind] = _percentiles(samples)
+    finally:
+        await conn.close()
+    return found
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def report(loads: list[Load], search: dict[str, dict[str, tuple[float, float]]], rows: int) -> bool:
+    hub, direct, pg = loads
+    print(f"\ningest bench: {rows:,} rows, {len(hub.rows_per_second)} rounds per phase (median, min-max)\n")
+    print(f"{'phase':<58} {'rows/s':>10}  {'spread':<17} {'peak RSS MB':>11}")
+    for load in loads:
+        rss = f"{statistics.median(load.peak_rss_mb):,.0f}" if load.peak_rss_mb else "-"
+        print(f"{load.name:<58} {load.median():>10,.0f}  {load.spread():<17} {rss:>11}")
+    of_direct = hub.median() / direct.median()
+    over_pg = hub.median() / pg.median()
+    rss = statistics.median(hub.peak_rss_mb)
+    print()
+    print(f"{'search, top 10':<24} {'two words p50 / p99 ms':>24} {'one common word p50 / p99 ms':>30}")
+    for engine, kinds in search.items():
+        two, common = kinds["two words"], kinds["one common word"]
+        print(f"{engine:<24} {two[0]:>13.2f} / {two[1]:<8.2f} {common[0]:>19.2f} / {common[1]:<8.2f}")
+    hub_search, pg_search = search["tantivy (hubstream)"], search["PostgreSQL FTS (b)"]
+    keyword_p99 = max(hub_search["two words"][1], hub_search["one common word"][1])
+    common_ratio = hub_search["one common word"][1] / pg_search["one common word"][1]
+    checks = [
+        (f"hubstream at {of_direct:.0%} of tantivy direct (goal ≥ {GOAL_OF_DIRECT:.0%})", of_direct >= GOAL_OF_DIRECT),
+        (f"hubstream {over_pg:.1f}x PostgreSQL FTS (goal ≥ {GOAL_OVER_POSTGRES}x)", over_pg >= GOAL_OVER_POSTGRES),
+        (f"worker peak RSS {rss:,.0f} MB (goal < {GOAL_RSS_MB:.0f} MB)", rss < GOAL_RSS_MB),
+        (f"keyword p99 {keyword_p99:.2f} ms (goal < {GOAL_KEYWORD_P99_MS:.0f} ms)", keyword_p99 < GOAL_KEYWORD_P99_MS),
+        (
+            f"common-word p99 at {common_ratio:.3f} of PostgreSQL's (goal ≤ {GOAL_COMMON_VS_POSTGRES})",
+            common_ratio <= GOAL_COMMON_VS_POSTGRES,
+        ),
+    ]
+    print()
+    for text, ok in checks:
+        print(f"goal: {text}: {verdict(ok)}")
+    print("not measured here: hybrid and semantic search, embedding rate (semantic search is not built yet)")
+    return all(ok for _, ok in checks)
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with AsyncExitStack() as stack:
+        work = Path(tempfile.mkdtemp(prefix="hubstream-bench-ingest-"))
+        stack.callback(shutil.rmtree, work, True)
+        corpus_dir = args.corpus_dir or work / "corpus"
+        say(f"writing the corpus ({args.rows:,} rows) to {corpus_dir} unless it is there already")
+        corpus = await asyncio.to_thread(corpora.make, corpus_dir, args.rows, args.shard_rows, args.row_group_rows)
+        size = sum(p.stat().st_size for p in corpus.shards)
+        say(f"corpus: {len(corpus.shards)} shards, {size / 1e6:,.0f} MB of parquet")
+        server = args.database_url or await stack.enter_async_context(throwaway_postgres())
+        catalog = await stack.enter_async_context(serving(corpus_dir))
+        catalog.datasets[DATASET] = {"default": {"train": [p.name for p in corpus.shards]}}
+        hub = Load("hubstream worker: HTTP → chunks → tantivy + checkpoints")
+        direct = Load("(a) tantivy direct: pyarrow → tantivy, no service")
+        pg = Load("(b) PostgreSQL: COPY → generated tsvector + GIN")
+        last_hub: dict = {}
+        for n in range(1, args.rounds + 1):
+            async with fresh_database(server) as database_url:
+                say(f"round {n}: hubstream")
+                last_hub = await hubstream_round(database_url, catalog.url, work / f"round{n}")
+                hub.rows_per_second.append(last_hub["rows"] / last_hub["seconds"])
+                hub.peak_rss_mb.append(last_hub["peak_rss_mb"])
+                say(f"round {n}: tantivy direct")
+                result = await direct_round(corpus, work)
+                direct.rows_per_second.append(result["rows"] / result["seconds"])
+                direct.peak_rss_mb.append(result["peak_rss_mb"])
+                say(f"round {n}: PostgreSQL COPY + GIN")
+                result = await postgres_round(database_url, corpus)
+                pg.rows_per_second.append(result["rows"] / result["seconds"])
+                if n == args.rounds:
+                    say("search latencies")
+                    search = await search_latencies(
+                        work / f"round{n}" / "chunks", last_hub["index"], database_url, corpus, args.queries
+                    )
+            if n < args.rounds:
+                shutil.rmtree(work / f"round{n}", ignore_errors=True)
+        ok = report([hub, direct, pg], search, args.rows)
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(run(parse_args(argv)))
