@@ -132,7 +132,7 @@ async def run(args: argparse.Namespace) -> int:
                 seen = counts.get(service, {})
                 out.lost = sum(1 for k in accepted_keys(mine) if not seen.get(k))
                 out.doubled = sum(1 for k in accepted_keys(mine) if seen.get(k, 0) > 1)
-                out.phantom = sum(1 for k in refused_keys(mine) if seen.get(k))
+                out.in_doubt = sum(1 for k in refused_keys(mine) if seen.get(k))
                 if service == "ingest":
                     out.stuck = sum(1 for k in accepted_keys(mine) if k in stuck)
             rounds.append(Round(fault, did, recovered if fault != "none" else 0.0, outcomes))
