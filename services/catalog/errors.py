@@ -18,6 +18,8 @@ CatalogErrorCode = Literal[
     "NotFound",
     "MethodNotAllowed",
     "InternalError",
+    "GatedRepo",  # a gated repo's files, asked for by someone without access (the client raises GatedRepoError)
+    "InvalidParameter",  # a query parameter out of its range: unknown sort key, bad limit, cursor or expand
 ]
 
 
