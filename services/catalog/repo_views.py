@@ -46,7 +46,7 @@ class RepoNameBody(BaseModel):
 async def delete_repo_view(request: web.Request) -> web.Response:
     principal = require_principal(request)
     body = await parse_body(request, RepoNameBody, status=400)
-    ref = RepoRef(body.type, body.organization or principal.user, body.name)
+    ref = RepoRef(body.type, *parse_repo_id(f"{body.organization or principal.user}/{body.name}"))
     async with request.app[POOL].acquire() as conn, conn.transaction():
         await delete_repo(conn, request.app[OUTBOX], principal, ref)
     return json_response({"deleted": ref.repo_id})

@@ -6,9 +6,11 @@ commits (its outbox rows are the events, and the relay that publishes them is te
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -18,7 +20,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from services.catalog import identity
+from services.catalog import identity, store, store_listing
 from services.registry import definition
 from services.runtime import db
 from services.runtime.outbox import Outbox
@@ -59,7 +61,8 @@ class Catalog:
         kw.setdefault("allow_redirects", False)
         async with self.http.request(method, self.url + path, headers=headers, **kw) as response:
             raw = await response.read()
-            return response.status, CIMultiDict(response.headers), orjson.loads(raw) if raw else None
+            is_json = response.content_type == "application/json"
+            return response.status, CIMultiDict(response.headers), orjson.loads(raw) if raw and is_json else raw
 
     async def events(self, event_type: str) -> list[dict[str, Any]]:
         """The `data` of each event of this type the catalog committed, in order."""
@@ -83,3 +86,26 @@ async def catalog(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Cata
         pool = await resources.enter_async_context(db.pool_context(config.infra.database_url, config.schema))
         http = await resources.enter_async_context(aiohttp.ClientSession())
         yield Catalog(config, pool, http)
+
+
+async def load_repos(
+    pool: asyncpg.Pool,
+    repo_type: str,
+    names: list[str],
+    *,
+    tags: Callable[[int], list[str]] = lambda i: [],
+    likes: Callable[[int], int] = lambda i: 0,
+    private: Callable[[int], bool] = lambda i: False,
+) -> None:
+    """Bulk-create repos `namespace/name` (their namespaces as users), one second apart in creation order."""
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = []
+    for i, repo_id in enumerate(names):
+        namespace, name = repo_id.split("/")
+        when = start + timedelta(seconds=i)
+        rows.append((secrets.token_hex(12), repo_type, namespace, name, private(i), namespace, when, when, tags(i),
+                     likes(i), 0))  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction():
+        for namespace in sorted({n.split("/")[0] for n in names}):
+            await store.insert_account(conn, name=namespace, kind="user", fullname="", email=None, is_admin=False)
+        await store_listing.copy_repos(conn, rows)
