@@ -8,7 +8,7 @@ hubstream orgs create ORG --member NAME
 hubstream tokens create USER | revoke TOKEN_ID | list USER
 hubstream events tail TOPIC [--from-beginning] [--limit N]
 hubstream contracts export [--check]
-hubstream bench events [...]
+hubstream bench events [...] | catalog [...]
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import events
 
         return events.main(argv[2:])
+    if argv[:2] == ["bench", "catalog"]:
+        from bench import catalog
+
+        return catalog.main(argv[2:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -123,8 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_contracts_export)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(metavar="NAME", required=True)
-    # Listed for --help only: `main` hands `bench events ...` to the benchmark, which parses its own options.
+    # Listed for --help only: `main` hands `bench events|catalog ...` to the benchmark, which parses its own options.
     bench.add_parser("events", help="outbox -> Kafka -> consumer vs raw aiokafka")
+    bench.add_parser("catalog", help="listing and repo_info latency over HTTP vs the same SQL, with 1M repos")
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -198,3 +198,32 @@ async def copy_repos(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -
             "downloads",
         ],
     )
+
+
+async def copy_users(conn: asyncpg.Connection, names: list[str]) -> None:
+    """Bulk load (benchmarks)."""
+    await conn.copy_records_to_table("accounts", records=[(n, "user") for n in names], columns=["name", "kind"])
+
+
+async def vacuum_analyze_repos(conn: Conn) -> None:
+    await conn.execute("VACUUM ANALYZE repos")
+
+
+async def random_public_ids(conn: Conn, how_many: int, seed: int) -> list[str]:
+    """Ids of public repos picked at random (benchmarks)."""
+    rows = await conn.fetch(
+        "SELECT full_id FROM repos WHERE NOT private ORDER BY md5(id || $1::text) LIMIT $2", str(seed), how_many
+    )
+    return [r["full_id"] for r in rows]
+
+
+async def count_matching(conn: Conn, q: ListQuery) -> int:
+    """How many repos a listing would show in all (benchmarks)."""
+    sql, args = list_sql(replace(q, limit=2**31 - 2, after=None))
+    return await conn.fetchval(f"SELECT count(*) FROM ({sql}) AS listed", *args)
+
+
+async def row_at(conn: Conn, q: ListQuery, position: int) -> Record | None:
+    """The repo at `position` (from 0) in a listing's order (benchmarks: a deep page's cursor)."""
+    sql, args = list_sql(replace(q, limit=0, after=None))
+    return await conn.fetchrow(f"{sql} OFFSET {int(position)}", *args)
