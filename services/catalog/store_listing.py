@@ -227,3 +227,21 @@ async def row_at(conn: Conn, q: ListQuery, position: int) -> Record | None:
     """The repo at `position` (from 0) in a listing's order (benchmarks: a deep page's cursor)."""
     sql, args = list_sql(replace(q, limit=0, after=None))
     return await conn.fetchrow(f"{sql} OFFSET {int(position)}", *args)
+
+
+async def drop_secondary_indexes(conn: asyncpg.Connection) -> list[str]:
+    """Drop the repos table's indexes other than its keys; return their definitions (bulk loads: building an
+    index once after COPY is far cheaper than maintaining it row by row)."""
+    rows = await conn.fetch(
+        """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+           FROM pg_index i WHERE i.indrelid = 'repos'::regclass AND NOT i.indisprimary AND NOT i.indisunique"""
+    )
+    for r in rows:
+        await conn.execute(f"DROP INDEX {r['name']}")
+    return [r["definition"] for r in rows]
+
+
+async def create_indexes(conn: asyncpg.Connection, definitions: list[str]) -> None:
+    await conn.execute("SET maintenance_work_mem = '256MB'")  # this session only: sorts in memory
+    for definition in definitions:
+        await conn.execute(definition)
