@@ -47,7 +47,7 @@ def _like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def list_sql(q: ListQuery) -> tuple[str, list[Any]]:
+def list_sql(q: ListQuery, *, offset: int = 0) -> tuple[str, list[Any]]:
     """The SELECT for one page, and its arguments. Every order is (key, full_id): total, so pages never overlap."""
     args: list[Any] = [q.repo_type]
     where = ["repo_type = $1"]
@@ -75,11 +75,20 @@ def list_sql(q: ListQuery) -> tuple[str, list[Any]]:
             where.append(f"full_id {op} {arg(q.after[1])}")
         else:
             where.append(f"({column}, full_id) {op} ({arg(q.after[0])}, {arg(q.after[1])})")
-    order_by = "full_id" if column == "full_id" else f"{column} {order}, full_id"
-    columns = LIST_COLUMNS + (", card_data" if q.with_card else "")
+    keys = ["full_id"] if column == "full_id" else [column, "full_id"]
+
+    def order_by(alias: str) -> str:
+        return ", ".join(f"{alias}{key} {order}" for key in keys)
+
+    columns = ", ".join(f"r.{c.strip()}" for c in LIST_COLUMNS.split(","))
+    if q.with_card:
+        columns += ", r.card_data"
+    # Find the page's ids first (an index-only scan when an index covers the order and the filters), then read
+    # only those rows; the outer ORDER BY sorts the page itself. One row more than the page: is there a next?
     sql = (
-        f"SELECT {columns} FROM repos WHERE {' AND '.join(where)} "
-        f"ORDER BY {order_by} {order} LIMIT {arg(q.limit + 1)}"  # one more: is there a next page?
+        f"SELECT {columns} FROM (SELECT full_id FROM repos WHERE {' AND '.join(where)} "
+        f"ORDER BY {order_by('')} LIMIT {arg(q.limit + 1)} OFFSET {arg(offset)}) AS page "
+        f"JOIN repos r ON r.repo_type = $1 AND r.full_id = page.full_id ORDER BY {order_by('r.')}"
     )
     return sql, args
 
@@ -225,8 +234,8 @@ async def count_matching(conn: Conn, q: ListQuery) -> int:
 
 async def row_at(conn: Conn, q: ListQuery, position: int) -> Record | None:
     """The repo at `position` (from 0) in a listing's order (benchmarks: a deep page's cursor)."""
-    sql, args = list_sql(replace(q, limit=0, after=None))
-    return await conn.fetchrow(f"{sql} OFFSET {int(position)}", *args)
+    sql, args = list_sql(replace(q, limit=0, after=None), offset=position)
+    return await conn.fetchrow(sql, *args)
 
 
 async def drop_secondary_indexes(conn: asyncpg.Connection) -> list[str]:

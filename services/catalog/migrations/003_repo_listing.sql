@@ -12,11 +12,13 @@ ALTER TABLE repos
     ADD COLUMN full_id   text COLLATE "C" GENERATED ALWAYS AS (namespace || '/' || name) STORED;
 
 -- Keyset pagination: one index per sort key, each ending in full_id so that (key, full_id) is a total order.
-CREATE INDEX repos_list_id ON repos (repo_type, full_id);
-CREATE INDEX repos_list_modified ON repos (repo_type, updated_at, full_id);
-CREATE INDEX repos_list_created ON repos (repo_type, created_at, full_id);
-CREATE INDEX repos_list_likes ON repos (repo_type, likes, full_id);
-CREATE INDEX repos_list_downloads ON repos (repo_type, downloads, full_id);
+-- They also carry every column a listing filters on, so a page is found by an index-only scan (filters are
+-- checked on index entries, not on table rows fetched one by one), and only the page's own rows are read.
+CREATE INDEX repos_list_id ON repos (repo_type, full_id) INCLUDE (private, namespace, tags, gated);
+CREATE INDEX repos_list_modified ON repos (repo_type, updated_at, full_id) INCLUDE (private, namespace, tags, gated);
+CREATE INDEX repos_list_created ON repos (repo_type, created_at, full_id) INCLUDE (private, namespace, tags, gated);
+CREATE INDEX repos_list_likes ON repos (repo_type, likes, full_id) INCLUDE (private, namespace, tags, gated);
+CREATE INDEX repos_list_downloads ON repos (repo_type, downloads, full_id) INCLUDE (private, namespace, tags, gated);
 CREATE INDEX repos_by_namespace ON repos (namespace);
 CREATE INDEX repos_tags ON repos USING gin (tags);
 
