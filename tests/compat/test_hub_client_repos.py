@@ -25,6 +25,9 @@ async def test_create_settings_move_delete_with_the_hub_client(catalog: Catalog)
     anonymous = HfApi(endpoint=catalog.url, token=False)
 
     def session() -> None:
+        assert [(o["name"], o["roleInOrg"]) for o in api.whoami()["orgs"]] == [("acme", "admin")]
+        assert [(o["name"], o["roleInOrg"]) for o in as_carol.whoami()["orgs"]] == [("acme", "read")]
+
         # -- create: three types, public and private, the 409 and exist_ok ---------------------------------------
         assert str(api.create_repo("alice/m")) == f"{catalog.url}/alice/m"
         assert str(api.create_repo("acme/d", repo_type="dataset", private=True)) == f"{catalog.url}/datasets/acme/d"
@@ -39,6 +42,14 @@ async def test_create_settings_move_delete_with_the_hub_client(catalog: Catalog)
         assert (info.id, info.author, info.private, info.gated, info.tags) == ("alice/m", "alice", False, False, [])
         assert info.created_at is not None  # dates the client could parse
         assert info.last_modified is not None
+        only = api.model_info("alice/m", expand=["likes", "createdAt"])  # just those (and the id)
+        assert (only.id, only.likes, only.created_at is not None, only.private, only.tags) == (
+            "alice/m",
+            0,
+            True,
+            None,
+            None,
+        )
         space = api.space_info("alice/s")
         assert space.sdk == "gradio"
         assert "gradio" in space.tags
