@@ -23,10 +23,9 @@ from bench.catalog.measure import direct_sql, over_http
 from bench.catalog.report import HTTP, SQL, Report
 from bench.catalog.scenarios import build
 from bench.events.infra import _free_port, fresh_database, is_local_database, throwaway_postgres
-from bench.events.report import say
+from bench.running import run_command, say
 from services.catalog import store_listing
 from services.registry import definition
-from services.runtime.logging import init_logging
 from services.runtime.migrations import migrated_pool
 
 log = logging.getLogger("bench.catalog")
@@ -159,13 +158,5 @@ async def amain(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    init_logging("INFO" if args.verbose else "WARNING", process="bench")
-    try:
-        return asyncio.run(amain(argv))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        say("interrupted; cleaned up")
-        return 130
-    except Exception:
-        log.exception("benchmark failed")
-        return 1
+    args = parse_args(argv)  # parse first: --help and usage errors need no event loop
+    return run_command(amain, argv, verbose=args.verbose, log=log)

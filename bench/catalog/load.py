@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.events.report import say
+from bench.running import say
 from services.catalog import store_listing
 
 _WORD_TEXT = (

@@ -14,7 +14,7 @@ import asyncpg
 from multidict import MultiDict
 
 from bench.catalog.load import FILTER_TAGS, SEARCH_WORDS
-from services.catalog import store_listing
+from services.catalog import store, store_listing
 from services.catalog.listing import encode_cursor, parse_list_query
 
 LISTING = "listing"
@@ -69,7 +69,7 @@ async def build(pool: asyncpg.Pool, page_size: int, ids: list[str]) -> list[Scen
         namespace, name = repo_id.split("/")
 
         async def run(pool: asyncpg.Pool) -> object:
-            return await store_listing.repo_full(pool, "model", namespace, name)
+            return await store.repo(pool, "model", namespace, name)
 
         return run
 

@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from services.catalog import store, store_listing
+from services.catalog import store
 from services.catalog.errors import catalog_error
 from services.catalog.listing import Shape, parse_expand, repo_json
 from services.catalog.names import name_problem
@@ -86,7 +86,7 @@ async def repo_info(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     expand = parse_expand(request.query, repo_type)
     valid = name_problem(namespace, "namespace") is None and name_problem(name, "repo") is None
-    row = await store_listing.repo_full(pool, repo_type, namespace, name) if valid else None
+    row = await store.repo(pool, repo_type, namespace, name) if valid else None
     if row is None or not await can_read(pool, request.get(PRINCIPAL), row):
         # Missing and invisible look the same, as on the Hub.
         raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")

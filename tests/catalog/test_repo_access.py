@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalog import store_listing
+from services.catalog import store
 from services.catalog.repo_admin import require_file_access
 from services.runtime.auth import Principal
 from services.runtime.errors import ApiError
@@ -22,8 +22,8 @@ async def test_gated_repos_answer_gatedrepo_to_outsiders(catalog: Catalog) -> No
             "PUT", f"/api/models/acme/{name}/settings", token=alice, json={"gated": "manual"}
         )
         assert status == 200, answer
-    gated = await store_listing.repo_full(catalog.pool, "model", "acme", "open")
-    hidden = await store_listing.repo_full(catalog.pool, "model", "acme", "hidden")
+    gated = await store.repo(catalog.pool, "model", "acme", "open")
+    hidden = await store.repo(catalog.pool, "model", "acme", "hidden")
     assert gated is not None
     assert hidden is not None
 
