@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.catalog --repos 1000000      (or: hubstream bench catalog --repos 1000000)
 
 One run: a fresh database on the given PostgreSQL (`--database-url`, on this machine only) or on a throw-away
-server; the catalog's migrations; `--repos` model repos loaded with COPY (indexes in place, as in production);
-`hubstream serve catalog` started as its own process; then, `--repeats` times, each scenario below is measured
-twice, back to back: `--requests` sequential requests over HTTP with aiohttp (the path a client sees: routing,
-token check, query parsing, the query, JSON, the Link header), and the very same SELECT run with asyncpg on a
-pool configured like the service's (the baseline: what the database alone costs).
+server; the catalog's migrations; `--repos` model repos loaded with COPY (the listing indexes are dropped for
+the load and built afterwards from the migration's own definitions); `hubstream serve catalog` started as its
+own process; then, `--repeats` times, each scenario below is measured twice, back to back: `--requests`
+sequential requests over HTTP with aiohttp (the path a client sees: routing, token check, query parsing, the
+query, JSON, the Link header), and the very same `store_listing` call run with asyncpg on a pool configured like
+the service's (the baseline: what the database alone costs).
 
 Scenarios (anonymous, `limit=--page-size`): the first page and a deep page (a cursor halfway through the
 results) of the default listing, of `sort=lastModified`, of `search=<word>` (about 3 % of repos match each word)

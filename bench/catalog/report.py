@@ -58,7 +58,7 @@ class Report:
     def render(self) -> str:
         rate = self.repos / self.load_seconds if self.load_seconds > 0 else math.nan
         lines = [
-            f"{self.repos:,} repos loaded with COPY (indexes in place) and analyzed in {num(self.load_seconds, 1)} s "
+            f"{self.repos:,} repos loaded with COPY, indexed and analyzed in {num(self.load_seconds, 1)} s "
             f"({num(rate, 0)} repos/s)",
             f"{self.requests} sequential requests per phase, {self.repeats} repeats, page size {self.page_size}; "
             "figures: median of the repeats (min-max)",

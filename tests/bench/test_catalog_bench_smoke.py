@@ -26,7 +26,7 @@ async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
 
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "3,000 repos loaded with COPY" in out
+    assert "3,000 repos loaded with COPY, indexed and analyzed" in out
     for scenario in ("default order", "sort=lastModified", "search", "filter"):
         for depth in ("first page", "deep page"):
             assert f"{scenario}, {depth}" in out, out
