@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.catalog import store_listing
 from services.catalog.listing import page, parse_list_query
+from services.catalog.names import name_problem
 from services.catalog.repo_admin import Gated, delete_repo, gated_value, move_repo, parse_repo_id, update_settings
 from services.catalog.repos import RepoRef, can_read
 from services.catalog.tag_catalog import TAGS_BY_TYPE
@@ -129,6 +130,8 @@ async def follow_moved_repos(request: web.Request, handler: Any) -> web.StreamRe
         namespace, name = request.match_info.get("namespace"), request.match_info.get("name")
         if err.code != "RepoNotFound" or request.method not in ("GET", "HEAD") or not namespace or not name:
             raise
+        if name_problem(namespace, "namespace") is not None or name_problem(name, "repo") is not None:
+            raise  # never a name a repo had
         repo_type = _type_before(request.path, f"/{namespace}/{name}")
         pool = request.app[POOL]
         row = await store_listing.redirect_target(pool, repo_type, namespace, name)

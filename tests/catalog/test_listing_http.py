@@ -141,6 +141,8 @@ async def test_old_names_redirect_only_for_those_who_may_read(catalog: Catalog) 
     assert (status, headers["Location"]) == (307, "/api/datasets/alice/priv-new")
     status, headers, _ = await catalog.call("GET", "/api/models/alice/pub")  # another type: no redirect
     assert (status, headers["X-Error-Code"]) == (404, "RepoNotFound")
+    status, headers, _ = await catalog.call("GET", "/api/datasets/ali%00ce/pub")  # no name a repo can have had
+    assert (status, headers["X-Error-Code"]) == (404, "RepoNotFound")
 
 
 async def test_tags_by_type_are_filters_that_work(catalog: Catalog) -> None:
