@@ -60,6 +60,32 @@ class RepoDeleted(_RepoEvent):
     event_type: ClassVar = "hubstream.catalog.repo.deleted.v1"
 
 
+class RepoMoved(_RepoEvent):
+    """A repo got a new name (`repo_id`); its old name now redirects to it.
+
+    Keyed by the old name, so that it follows, in order, everything published under that name. Events after
+    the move use the new name's key.
+    """
+
+    event_type: ClassVar = "hubstream.catalog.repo.moved.v1"
+
+    from_repo_id: str = Field(pattern=r"^[^/]+/[^/]+$", description='The old "owner/name".')
+    private: bool
+
+    def key(self) -> str:
+        return repo_key(self.repo_type, self.from_repo_id)
+
+
+class RepoSettingsChanged(_RepoEvent):
+    """Visibility or gating changed; both values are the ones now in force."""
+
+    event_type: ClassVar = "hubstream.catalog.repo.settings_changed.v1"
+
+    private: bool
+    gated: Literal[False, "auto", "manual"] = Field(description="false, or how access requests are approved")
+    changed: list[Literal["private", "gated"]] = Field(description="Which of the two this change set.")
+
+
 class _TokenEvent(Event):
     topic: ClassVar = CATALOG_IDENTITY
 

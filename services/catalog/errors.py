@@ -12,6 +12,8 @@ CatalogErrorCode = Literal[
     "RepoNotFound",  # missing or not visible to the caller: the Hub never reveals private repos
     "RepoExists",
     "InvalidName",
+    "GatedRepo",  # a gated repo's files, asked for by someone without access (the client raises GatedRepoError)
+    "InvalidParameter",  # a query parameter out of its range: unknown sort key, bad limit, cursor or expand
 ]
 
 

@@ -8,15 +8,20 @@ from services.cli.common import Commands
 
 
 def intercept(argv: Sequence[str]) -> int | None:
-    """`bench events ...` goes to the benchmark as it is: it parses its own options, --help included."""
-    if list(argv[:2]) != ["bench", "events"]:
-        return None
-    from bench import events
+    """`bench events|catalog ...` goes to the benchmark as it is: it parses its own options, --help included."""
+    if list(argv[:2]) == ["bench", "events"]:
+        from bench import events
 
-    return events.main(list(argv[2:]))
+        return events.main(list(argv[2:]))
+    if list(argv[:2]) == ["bench", "catalog"]:
+        from bench import catalog
+
+        return catalog.main(list(argv[2:]))
+    return None
 
 
 def register(commands: Commands) -> None:
     bench = commands.group("bench", "benchmarks that print figures", metavar="NAME")
-    # Listed for --help only: `intercept` hands `bench events ...` to the benchmark before parsing.
+    # Listed for --help only: `intercept` hands `bench events|catalog ...` to the benchmark before parsing.
     bench.action("events", "outbox -> Kafka -> consumer vs raw aiokafka", None)
+    bench.action("catalog", "listing and repo_info latency over HTTP vs the same SQL, with 1M repos", None)
