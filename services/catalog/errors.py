@@ -18,8 +18,23 @@ CatalogErrorCode = Literal[
     "NotFound",
     "MethodNotAllowed",
     "InternalError",
+    # Files and history
+    "RevisionNotFound",  # the Hub client maps these two to RevisionNotFoundError / EntryNotFoundError
+    "EntryNotFound",
+    "InvalidPath",  # absolute, '..', NUL, control characters, inside .git/
+    "InvalidCommit",  # a malformed commit payload (NDJSON line, operation, missing header)
+    "CommitConflict",  # parentCommit is not the head of the branch any more (412)
+    "LfsObjectMissing",  # a commit names an LFS object never uploaded to this repo
+    "ChecksumMismatch",  # uploaded bytes do not match the announced sha256 or size
+    "PayloadTooLarge",
+    "RefExists",
+    "InvalidRef",
+    "RangeNotSatisfiable",
+    "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
 ]
 
 
-def catalog_error(status: int, code: CatalogErrorCode, message: str, **extra: object) -> ApiError:
-    return ApiError(status, code, message, extra=dict(extra))
+def catalog_error(
+    status: int, code: CatalogErrorCode, message: str, *, headers: dict[str, str] | None = None, **extra: object
+) -> ApiError:
+    return ApiError(status, code, message, headers=headers, extra=dict(extra))

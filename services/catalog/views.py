@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from services.catalog import store
+from services.catalog import history_views, store
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.repos import RepoRef, can_read, create_repo
@@ -90,7 +90,6 @@ async def repo_info(request: web.Request) -> web.Response:
             "_id": row["id"],
             "id": f"{namespace}/{name}",
             "author": namespace,
-            "sha": row["head_sha"],
             "private": row["private"],
             "gated": False,
             "disabled": False,
@@ -99,6 +98,6 @@ async def repo_info(request: web.Request) -> web.Response:
             "tags": [],
             "createdAt": iso_utc(row["created_at"]),
             "lastModified": iso_utc(row["updated_at"]),
-            "siblings": [],
+            **await history_views.revision_fields(request, row),
         }
     )
