@@ -159,7 +159,7 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     rev_text, path = split_rev_and_path(raw_tail(request))
     pool = request.app[POOL]
     rev = await resolve(pool, repo["id"], rev_text)
-    entry = await store_files.file(pool, repo["id"], rev.sha, path) if path else None
+    entry = await store_files.file(pool, repo["id"], rev.sha, clean_path(path)) if path else None
     if entry is None:
         raise catalog_error(
             404, "EntryNotFound", f"{path!r} does not exist at {rev_text}", headers={"X-Repo-Commit": rev.sha}
