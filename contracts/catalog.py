@@ -51,9 +51,14 @@ class UpdatedRef(BaseModel):
 class RepoUpdated(_RepoEvent):
     event_type: ClassVar = "hubstream.catalog.repo.updated.v1"
 
-    head_sha: str | None
-    updated_refs: list[UpdatedRef] = Field(default_factory=list)
-    changed_paths: list[str] = Field(default_factory=list)
+    head_sha: str | None = Field(description="Commit at the head of main after the change (40 lowercase hex).")
+    updated_refs: list[UpdatedRef] = Field(
+        default_factory=list, description="The refs the change moved, created or deleted, with their commit ids."
+    )
+    changed_paths: list[str] = Field(
+        default_factory=list,
+        description="Files the commit added, modified or deleted (empty for branch and tag changes).",
+    )
 
 
 class RepoDeleted(_RepoEvent):
