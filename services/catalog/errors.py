@@ -31,6 +31,7 @@ CatalogErrorCode = Literal[
     "InvalidRef",
     "RangeNotSatisfiable",
     "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
+    "ParquetNotFound",  # the dataset (config, split, shard) has no parquet files
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.catalog import files_views, history_views, views
+from services.catalog import files_views, history_views, parquet_views, views
 from services.catalog.files_resources import files_ctx
 
 REPO_API = r"/api/{type:models|datasets|spaces}/{namespace}/{name}"
@@ -34,6 +34,11 @@ def setup_file_routes(app: web.Application) -> None:
     r.add_delete(REPO_API + "/tag/{ref:.+}", history_views.delete_tag)
     r.add_post("/api/validate-yaml", files_views.validate_yaml)
     r.add_put("/api/lfs-upload/{repo_id:[0-9a-f]{24}}/{oid}", files_views.lfs_upload)
+    parquet = "/api/{type:datasets}/{namespace}/{name}/parquet"
+    r.add_get(parquet, parquet_views.all_configs)
+    r.add_get(parquet + "/{config}", parquet_views.one_config)
+    r.add_get(parquet + "/{config}/{split}", parquet_views.one_split)
+    r.add_get(parquet + r"/{config}/{split}/{n:\d{1,6}}.parquet", parquet_views.shard)
     # Git-style paths: datasets/ and spaces/ first, so a model route never reads "datasets" as a namespace.
     for prefix in (r"/{prefix:datasets|spaces}", ""):
         r.add_post(prefix + r"/{namespace}/{name:[^/]+?}.git/info/lfs/objects/batch", files_views.lfs_batch)
