@@ -145,16 +145,7 @@ async def create_branch(request: web.Request) -> web.Response:
     start = body.get("startingPoint") or "main"
     if not isinstance(start, str):
         raise catalog_error(400, "InvalidInput", "startingPoint must be a revision name")
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        await commits.create_ref(conn, request.app[OUTBOX], repo, "branch", request.match_info["ref"], start)
-    return json_response({})
-
-
-async def delete_branch(request: web.Request) -> web.Response:
-    repo = await writable_repo(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        await commits.delete_ref(conn, request.app[OUTBOX], repo, "branch", request.match_info["ref"])
-    return json_response({})
+    return await _in_transaction(request, commits.create_ref, repo, "branch", request.match_info["ref"], start)
 
 
 async def create_tag(request: web.Request) -> web.Response:
@@ -164,15 +155,23 @@ async def create_tag(request: web.Request) -> web.Response:
     name, message = body.get("tag"), body.get("message")
     if not isinstance(name, str) or (message is not None and not isinstance(message, str)):
         raise catalog_error(400, "InvalidInput", "the body needs the tag's name as tag, and message a string")
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        await commits.create_ref(conn, request.app[OUTBOX], repo, "tag", name, request.match_info["ref"], message)
-    return json_response({})
+    return await _in_transaction(request, commits.create_ref, repo, "tag", name, request.match_info["ref"], message)
+
+
+async def delete_branch(request: web.Request) -> web.Response:
+    repo = await writable_repo(request)
+    return await _in_transaction(request, commits.delete_ref, repo, "branch", request.match_info["ref"])
 
 
 async def delete_tag(request: web.Request) -> web.Response:
     repo = await writable_repo(request)
+    return await _in_transaction(request, commits.delete_ref, repo, "tag", request.match_info["ref"])
+
+
+async def _in_transaction(request: web.Request, change: Any, *args: Any) -> web.Response:
+    """Run a ref change `change(conn, outbox, *args)` in one transaction; the Hub answers `{}`."""
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        await commits.delete_ref(conn, request.app[OUTBOX], repo, "tag", request.match_info["ref"])
+        await change(conn, request.app[OUTBOX], *args)
     return json_response({})
 
 
