@@ -113,10 +113,9 @@ async def apply_commit(
     ]
     await store_files.insert_files(conn, rows)
     await store_files.set_ref(conn, repo_id, kind, name, sha)
-    head = repo["head_sha"]
     if (kind, name) == ("branch", "main"):
         await store_files.set_head(conn, repo_id, sha)
-        head = sha
+    head = await store_files.ref_target(conn, repo_id, "branch", "main")  # read under the lock, not before
     await outbox.add(
         conn,
         RepoUpdated(
