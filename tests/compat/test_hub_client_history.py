@@ -231,3 +231,23 @@ async def test_private_repos_are_invisible_to_others(catalog: Catalog, tmp_path:
         assert owner.list_repo_files("admin/secret") == [".gitattributes", "s.txt"]
 
     await asyncio.to_thread(session)
+
+
+async def test_long_trees_and_histories_are_paged_and_the_client_follows_every_page(catalog: Catalog) -> None:
+    api = HfApi(endpoint=catalog.url, token=catalog.admin_token)
+    many = [CommitOperationAdd(f"shard/{i:04d}.txt", b"%d" % i) for i in range(1203)]  # the tree pages at 1000
+
+    def session() -> None:
+        api.create_repo("long")
+        api.create_commit("admin/long", many, commit_message="many files")
+        for i in range(55):  # the commit list pages at 50
+            api.create_commit("admin/long", [CommitOperationAdd("counter.txt", b"%d" % i)], commit_message=f"n{i}")
+        files = api.list_repo_files("admin/long")
+        assert len(files) == 1203 + 2
+        assert len(set(files)) == len(files)
+        titles = [c.title for c in api.list_repo_commits("admin/long")]
+        assert titles == [f"n{i}" for i in reversed(range(55))] + ["many files", "initial commit"]
+        top = list(api.list_repo_tree("admin/long", path_in_repo="shard", expand=True))  # 50 per page expanded
+        assert len(top) == 1203
+
+    await asyncio.to_thread(session)
