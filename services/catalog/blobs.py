@@ -64,12 +64,19 @@ class LocalBlobStore:
         size = 0
         try:
             with temp.open("wb") as out:
-                async for chunk in chunks:
-                    size += len(chunk)
+                # Network reads arrive in small pieces: gather about a chunk, then hash and write it off
+                # the event loop (both block), one thread hop per chunk rather than per piece.
+                pending = bytearray()
+                async for piece in chunks:
+                    size += len(piece)
                     if expect_size is not None and size > expect_size:
                         raise BlobMismatch(f"received more than the {expect_size} bytes announced")
-                    # Hashing and writing a chunk are blocking: keep them off the event loop.
-                    await asyncio.to_thread(_hash_and_write, digest, out, chunk)
+                    pending += piece
+                    if len(pending) >= CHUNK:
+                        await asyncio.to_thread(_hash_and_write, digest, out, pending)
+                        pending = bytearray()
+                if pending:
+                    await asyncio.to_thread(_hash_and_write, digest, out, pending)
             sha256 = digest.hexdigest()
             if expect_size is not None and size != expect_size:
                 raise BlobMismatch(f"received {size} bytes, {expect_size} were announced")
@@ -108,6 +115,6 @@ class LocalBlobStore:
         return self.path(sha256).is_file()
 
 
-def _hash_and_write(digest: hashlib._Hash, out: object, chunk: bytes) -> None:
+def _hash_and_write(digest: hashlib._Hash, out: object, chunk: bytes | bytearray) -> None:
     digest.update(chunk)
     out.write(chunk)  # type: ignore[attr-defined]
