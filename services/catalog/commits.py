@@ -129,6 +129,25 @@ async def apply_commit(
     return CommitResult(sha, int(name) if kind == "pr" else None)
 
 
+async def squash_branch(
+    conn: asyncpg.Connection, outbox: Outbox, repo: asyncpg.Record, branch: str, message: str, *, author: str
+) -> str:
+    """Replace a branch's history by one commit holding its current files (`super_squash_history`)."""
+    repo_id = repo["id"]
+    await store_files.lock_repo(conn, repo_id)
+    kind, name, head = await _writable_head(conn, repo_id, branch)
+    sha = new_commit_sha(repo_id, None, message)
+    await store_files.insert_commit(
+        conn, repo_id=repo_id, sha=sha, parent_sha=None, title=message, message="", author=author
+    )
+    await store_files.copy_files(conn, repo_id, head, sha, [], last_commit=sha)
+    await store_files.set_ref(conn, repo_id, kind, name, sha)
+    if (kind, name) == ("branch", "main"):
+        await store_files.set_head(conn, repo_id, sha)
+    await _announce_ref(conn, outbox, repo, FULL_REF[kind] + name, head, sha)
+    return sha
+
+
 async def _writable_head(conn: asyncpg.Connection, repo_id: str, rev: str) -> tuple[str, str, str | None]:
     """The branch or PR a commit goes to, and its head. Tags and commit ids cannot be committed to."""
     kind, name = split_ref(rev)

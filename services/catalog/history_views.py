@@ -15,7 +15,7 @@ from services.catalog.gitfiles import clean_folder, lfs_pointer
 from services.catalog.revisions import resolve, split_rev_and_path
 from services.catalog.tree import TreeItem, file_item, folder_item, listing
 from services.runtime.http import iso_utc, json_response, read_json
-from services.runtime.keys import CONFIG, OUTBOX, POOL
+from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
 
 TREE_PAGE = 1000
 TREE_PAGE_EXPANDED = 50  # the Hub's page sizes
@@ -166,6 +166,19 @@ async def delete_branch(request: web.Request) -> web.Response:
 async def delete_tag(request: web.Request) -> web.Response:
     repo = await writable_repo(request)
     return await _in_transaction(request, commits.delete_ref, repo, "tag", request.match_info["ref"])
+
+
+async def super_squash(request: web.Request) -> web.Response:
+    repo = await writable_repo(request)
+    body = await _json_object(request)
+    branch = request.match_info["ref"]
+    message = body.get("message") or f"Super-squash branch '{branch}'"
+    if not isinstance(message, str):
+        raise catalog_error(400, "InvalidInput", "message must be a string")
+    author = request[PRINCIPAL].user
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        sha = await commits.squash_branch(conn, request.app[OUTBOX], repo, branch, message, author=author)
+    return json_response({"commitId": sha})
 
 
 async def _in_transaction(request: web.Request, change: Any, *args: Any) -> web.Response:

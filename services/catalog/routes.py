@@ -32,6 +32,7 @@ def setup_file_routes(app: web.Application) -> None:
     r.add_delete(REPO_API + "/branch/{ref:.+}", history_views.delete_branch)
     r.add_post(REPO_API + "/tag/{ref:.+}", history_views.create_tag)
     r.add_delete(REPO_API + "/tag/{ref:.+}", history_views.delete_tag)
+    r.add_post(REPO_API + "/super-squash/{ref:.+}", history_views.super_squash)
     r.add_post("/api/validate-yaml", files_views.validate_yaml)
     r.add_put("/api/lfs-upload/{repo_id:[0-9a-f]{24}}/{oid}", files_views.lfs_upload)
     parquet = "/api/{type:datasets}/{namespace}/{name}/parquet"

@@ -148,20 +148,29 @@ async def files_at(conn: Conn, repo_id: str, sha: str, paths: list[str]) -> list
     )
 
 
-async def copy_files(conn: asyncpg.Connection, repo_id: str, parent: str, child: str, except_paths: list[str]) -> None:
+async def copy_files(
+    conn: asyncpg.Connection,
+    repo_id: str,
+    parent: str,
+    child: str,
+    except_paths: list[str],
+    *,
+    last_commit: str | None = None,
+) -> None:
     """The child commit keeps every file of its parent it does not change or delete (in SQL, no round trips).
 
     An anti-join rather than `<> ALL(array)`, so a commit touching thousands of paths stays linear.
     """
     await conn.execute(
         """INSERT INTO commit_files (repo_id, commit_sha, path, size, sha256, git_oid, lfs, last_commit)
-           SELECT repo_id, $3, path, size, sha256, git_oid, lfs, last_commit FROM commit_files
+           SELECT repo_id, $3, path, size, sha256, git_oid, lfs, coalesce($5, last_commit) FROM commit_files
            WHERE repo_id = $1 AND commit_sha = $2
            AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS changed (p) WHERE changed.p = commit_files.path)""",
         repo_id,
         parent,
         child,
         except_paths,
+        last_commit,
     )
 
 

@@ -251,3 +251,28 @@ async def test_long_trees_and_histories_are_paged_and_the_client_follows_every_p
         assert len(top) == 1203
 
     await asyncio.to_thread(session)
+
+
+async def test_super_squash_keeps_the_files_and_drops_the_history(catalog: Catalog, tmp_path: os.PathLike[str]) -> None:
+    api = HfApi(endpoint=catalog.url, token=catalog.admin_token)
+
+    def session() -> None:
+        api.create_repo("squash")
+        for i in range(3):
+            api.upload_file(path_or_fileobj=b"v%d" % i, path_in_repo="f.txt", repo_id="admin/squash")
+        api.upload_file(path_or_fileobj=WEIGHTS, path_in_repo="w.bin", repo_id="admin/squash")
+        before = {e.path: e.blob_id for e in api.list_repo_tree("admin/squash", recursive=True)}
+        api.super_squash_history("admin/squash", commit_message="squashed")
+        commits = api.list_repo_commits("admin/squash")
+        assert [c.title for c in commits] == ["squashed"]
+        assert api.model_info("admin/squash").sha == commits[0].commit_id
+        assert {e.path: e.blob_id for e in api.list_repo_tree("admin/squash", recursive=True)} == before
+        path = hf_hub_download(
+            "admin/squash", "w.bin", endpoint=catalog.url, token=catalog.admin_token, cache_dir=f"{tmp_path}/c"
+        )
+        with open(path, "rb") as f:
+            assert f.read() == WEIGHTS
+        with pytest.raises(RevisionNotFoundError):
+            api.super_squash_history("admin/squash", branch="nope")
+
+    await asyncio.to_thread(session)
