@@ -8,6 +8,7 @@ import mimetypes
 from collections.abc import AsyncIterator
 
 import asyncpg
+import pathspec
 import yaml
 from aiohttp import web
 
@@ -24,7 +25,7 @@ from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
 
 GIT_LFS_JSON = "application/vnd.git-lfs+json"
 MAX_PREUPLOAD_FILES = 1000
-MAX_GITATTRIBUTES_BYTES = 1024 * 1024
+MAX_RULES_FILE_BYTES = 1024 * 1024
 
 
 async def preupload(request: web.Request) -> web.Response:
@@ -39,6 +40,7 @@ async def preupload(request: web.Request) -> web.Response:
     paths = [clean_path(f.get("path") if isinstance(f, dict) else None) for f in files]
     current = {r["path"]: r for r in await store_files.files_at(pool, repo["id"], rev.sha, paths)}
     patterns = await _lfs_patterns(request, await store_files.file(pool, repo["id"], rev.sha, ".gitattributes"))
+    ignored = await _gitignore(request, body.get("gitIgnore"), repo["id"], rev.sha)
     threshold = request.app[FILE_SETTINGS].lfs_threshold_bytes
     answer = []
     for path, item in zip(paths, files, strict=True):
@@ -52,15 +54,27 @@ async def preupload(request: web.Request) -> web.Response:
         lfs_mode = size > 0 and (size >= threshold or matches_lfs(path, patterns) or looks_binary(head))
         existing = current.get(path)
         oid = None if existing is None else existing["sha256"] if existing["lfs"] else existing["git_oid"]
-        answer.append({"path": path, "uploadMode": "lfs" if lfs_mode else "regular", "shouldIgnore": False, "oid": oid})
+        skip = path != ".gitignore" and ignored.match_file(path)
+        answer.append({"path": path, "uploadMode": "lfs" if lfs_mode else "regular", "shouldIgnore": skip, "oid": oid})
     return json_response({"files": answer, "commitOid": rev.sha})
 
 
+async def _gitignore(request: web.Request, sent: object, repo_id: str, sha: str) -> pathspec.GitIgnoreSpec:
+    """The .gitignore the commit brings (the client sends it along), else the one at the revision."""
+    if not isinstance(sent, str):
+        entry = await store_files.file(request.app[POOL], repo_id, sha, ".gitignore")
+        sent = await _small_text(request, entry) if entry is not None else ""
+    return pathspec.GitIgnoreSpec.from_lines(sent.splitlines())
+
+
+async def _small_text(request: web.Request, entry: asyncpg.Record) -> str:
+    if entry["size"] > MAX_RULES_FILE_BYTES:
+        return ""
+    return b"".join([c async for c in request.app[BLOBS].read(entry["sha256"])]).decode("utf-8", "replace")
+
+
 async def _lfs_patterns(request: web.Request, entry: asyncpg.Record | None) -> list[str]:
-    if entry is None or entry["size"] > MAX_GITATTRIBUTES_BYTES:
-        return []
-    content = b"".join([chunk async for chunk in request.app[BLOBS].read(entry["sha256"])])
-    return lfs_patterns(content)
+    return lfs_patterns((await _small_text(request, entry)).encode()) if entry is not None else []
 
 
 async def commit(request: web.Request) -> web.Response:

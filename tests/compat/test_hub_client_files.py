@@ -69,3 +69,27 @@ async def test_upload_file_and_folder_then_download_byte_identical(catalog: Cata
         assert api.dataset_info("admin/files").sha == single.oid
 
     await asyncio.to_thread(session)
+
+
+async def test_gitignored_files_are_left_out_of_the_commit(catalog: Catalog, tmp_path: Path) -> None:
+    api = HfApi(endpoint=catalog.url, token=catalog.admin_token)
+    folder = tmp_path / "up"
+    (folder / "build").mkdir(parents=True)
+    for rel, data in {
+        ".gitignore": b"*.log\nbuild/\n!keep.log\n",
+        "a.txt": b"a",
+        "debug.log": b"noise",
+        "keep.log": b"kept",
+        "build/out.o": b"obj",
+    }.items():
+        (folder / rel).write_bytes(data)
+
+    def session() -> None:
+        api.create_repo("ignore")
+        api.upload_folder(folder_path=folder, repo_id="admin/ignore")
+        assert sorted(api.list_repo_files("admin/ignore")) == [".gitattributes", ".gitignore", "a.txt", "keep.log"]
+        # The repo's .gitignore applies to later commits that do not bring one.
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="later.log", repo_id="admin/ignore")
+        assert "later.log" not in api.list_repo_files("admin/ignore")
+
+    await asyncio.to_thread(session)
