@@ -59,6 +59,11 @@ class RepoUpdated(_RepoEvent):
         default_factory=list,
         description="Files the commit added, modified or deleted (empty for branch and tag changes).",
     )
+    changed_paths_truncated: bool = Field(
+        default=False,
+        description="True when the commit changed more paths than one event carries: changed_paths then lists "
+        "only the first ones (sorted) and a reader must compare the trees of old_sha and new_sha.",
+    )
 
 
 class RepoDeleted(_RepoEvent):

@@ -24,6 +24,8 @@ from services.catalog.revisions import FULL_REF, Revision, ref_name_problem, res
 from services.runtime.outbox import Outbox
 
 GITATTRIBUTES_SHA256 = hashlib.sha256(DEFAULT_GITATTRIBUTES).hexdigest()
+# An event must fit in one Kafka message (1 MB by default): past this many paths, the event says it is partial.
+MAX_EVENT_PATHS = 5000
 CONFLICT_MESSAGE = "The branch was updated since you opened this page. Please refresh and try again."
 
 
@@ -123,7 +125,8 @@ async def apply_commit(
             repo_id=f"{repo['namespace']}/{repo['name']}",
             head_sha=head,
             updated_refs=[UpdatedRef(ref=FULL_REF[kind] + name, old_sha=None if create_pr else parent, new_sha=sha)],
-            changed_paths=sorted(changed),
+            changed_paths=sorted(changed)[:MAX_EVENT_PATHS],
+            changed_paths_truncated=len(changed) > MAX_EVENT_PATHS,
         ),
     )
     return CommitResult(sha, int(name) if kind == "pr" else None)

@@ -23,6 +23,7 @@ from multidict import CIMultiDict
 
 from contracts import decode
 from contracts.topics import CATALOG_REPOS
+from services.catalog import commits
 from tests.compat.conftest import CLIENT_WARNINGS, Catalog
 from tests.conftest import read_topic
 
@@ -269,17 +270,20 @@ async def test_concurrent_commits_to_one_branch_all_apply_in_order(client: Clien
     assert len([f for f in files if f["path"].startswith("p")]) == 1
 
 
-async def test_each_commit_announces_its_id_and_changed_paths(client: Client) -> None:
+async def test_each_commit_announces_its_id_and_changed_paths(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = await make_repo(client.catalog, "events")
     status, _, body = await client.commit(
         repo, [header(), add("new.txt", b"n"), {"key": "deletedFile", "value": {"path": "keep.txt"}}]
     )
     assert status == 200
+    monkeypatch.setattr(commits, "MAX_EVENT_PATHS", 2)  # a commit too large to list in one event
+    status, _, big = await client.commit(repo, [header(), *(add(f"many/{i}.txt", b"m") for i in range(3))])
+    assert status == 200
     infra = client.catalog.config.infra
     records = await read_topic(
         infra.kafka,
         infra.topic_prefix + CATALOG_REPOS.name,
-        expect=3,
+        expect=4,
         settle=1.0,
         where=lambda r: r.key == b"models/admin/events",
     )
@@ -288,8 +292,15 @@ async def test_each_commit_announces_its_id_and_changed_paths(client: Client) ->
         "hubstream.catalog.repo.created.v1",
         "hubstream.catalog.repo.updated.v1",
         "hubstream.catalog.repo.updated.v1",
+        "hubstream.catalog.repo.updated.v1",
     ]
-    last = events[-1].data
+    assert (events[3].data["changed_paths"], events[3].data["changed_paths_truncated"]) == (
+        ["many/0.txt", "many/1.txt"],
+        True,
+    )
+    assert events[3].data["head_sha"] == big["commitOid"]
+    last = events[2].data
+    assert not last["changed_paths_truncated"]
     assert last["head_sha"] == body["commitOid"]
     assert last["changed_paths"] == ["keep.txt", "new.txt"]
     assert last["updated_refs"][0]["ref"] == "refs/heads/main"
