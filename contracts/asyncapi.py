@@ -13,6 +13,8 @@ from typing import Any
 
 from contracts import registry, topics
 from contracts.base import Event
+from contracts.components import hoist as _hoist
+from contracts.components import put as _put
 from contracts.envelope import CONTENT_TYPE, CloudEvent
 from contracts.receivers import RECEIVERS, Receiver
 from contracts.topics import Topic
@@ -365,38 +367,3 @@ def _dead_letter_operation(receiver: Receiver) -> dict[str, Any]:
         ),
         "messages": _channel_messages(topic.dlq, [_dead_letter_message_id(topic)]),
     }
-
-
-# --- schema components --------------------------------------------------------------------------------------
-
-
-def _put(mapping: dict[str, Any], key: str, value: Any, *, what: str) -> None:
-    """Add `key`, refusing a second, different value for it: a silent overwrite would lose a contract."""
-    if key in mapping and mapping[key] != value:
-        raise ValueError(f"two different {what}s are both called {key!r}; rename one of them")
-    mapping[key] = value
-
-
-def _hoist(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
-    """Put a pydantic schema and its `$defs` into `components.schemas`, pointing refs there."""
-    body = dict(schema)
-    definitions: dict[str, Any] = body.pop("$defs", {})
-    for def_name, definition in definitions.items():
-        _put(schemas, def_name, _rewrite_refs(definition), what="schema")
-    _put(schemas, name, _rewrite_refs(body), what="schema")
-
-
-def _rewrite_refs(node: Any) -> Any:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                if not value.startswith("#/$defs/"):
-                    raise ValueError(f"unexpected $ref {value!r}: only pydantic's #/$defs/ refs can be hoisted")
-                out[key] = "#/components/schemas/" + value.removeprefix("#/$defs/")
-            else:
-                out[key] = _rewrite_refs(value)
-        return out
-    if isinstance(node, list):
-        return [_rewrite_refs(item) for item in node]
-    return node

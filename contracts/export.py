@@ -6,7 +6,10 @@
   receives what on it, and every message with its envelope, key and headers;
 - `events/<event type>.json`: one standalone JSON Schema per event payload
   (the envelope's `data`), for teams that only want to validate payloads;
-- `cloudevent.json`: the envelope.
+- `cloudevent.json`: the envelope;
+- `openapi/<service>.json`: each service's HTTP API, the OpenAPI 3.1 document
+  it serves at `/openapi.json` (generated from its routes, see
+  `services.runtime.openapi`).
 
 The export is committed and a test fails when it differs from the models
 (`stale`), so every change to a contract arrives as a reviewable diff of these
@@ -33,6 +36,7 @@ SCHEMA_DIR = Path(__file__).parent / "schema"
 ASYNCAPI_FILE = "asyncapi.json"
 ENVELOPE_FILE = "cloudevent.json"
 EVENTS_DIR = "events"
+OPENAPI_DIR = "openapi"
 
 # pydantic generates JSON Schema 2020-12; the standalone files say so, so validators pick the right dialect.
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -67,7 +71,7 @@ def stale(directory: Path = SCHEMA_DIR) -> list[str]:
             problems.append(f"{relative}: missing")
         elif path.read_bytes() != content:
             problems.append(f"{relative}: differs from the contracts")
-    problems.extend(f"{relative}: no such event type any more" for relative in _extra(directory, expected))
+    problems.extend(f"{relative}: no such event type or service any more" for relative in _extra(directory, expected))
     return sorted(problems)
 
 
@@ -82,7 +86,20 @@ def _render() -> dict[str, bytes]:
     for event_type, schema in payload_schemas().items():
         note = f"The `data` of a CloudEvent of type {event_type}, on topic {topic_of[event_type]}."
         files[f"{EVENTS_DIR}/{event_type}.json"] = _dump(_standalone(schema, note))
+    for service, document in _openapi_documents().items():
+        files[f"{OPENAPI_DIR}/{service}.json"] = _dump(document)
     return files
+
+
+def _openapi_documents() -> dict[str, dict[str, Any]]:
+    """Each service's OpenAPI document, by service name.
+
+    Imported here, not at the top: the HTTP APIs are contracts too, but they are
+    declared where the services add their routes, and the services import contracts.
+    """
+    from services.registry import SERVICE_NAMES, openapi_document
+
+    return {name: openapi_document(name) for name in SERVICE_NAMES}
 
 
 def _standalone(schema: dict[str, Any], note: str) -> dict[str, Any]:
@@ -95,11 +112,13 @@ def _dump(document: dict[str, Any]) -> bytes:
 
 
 def _extra(directory: Path, expected: dict[str, bytes]) -> list[str]:
-    """Event schema files that `write` would not produce (their event type is gone or renamed)."""
-    events = directory / EVENTS_DIR
-    if not events.is_dir():
-        return []
-    found = (f"{EVENTS_DIR}/{path.name}" for path in events.glob("*.json"))
+    """Generated files that `write` would not produce (their event type or service is gone or renamed)."""
+    found = (
+        f"{folder}/{path.name}"
+        for folder in (EVENTS_DIR, OPENAPI_DIR)
+        if (directory / folder).is_dir()
+        for path in (directory / folder).glob("*.json")
+    )
     return sorted(relative for relative in found if relative not in expected)
 
 

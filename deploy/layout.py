@@ -14,22 +14,35 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy import broker, postgres
+from deploy.supervision import RestartPolicy
 from services.runtime.settings import InfraSettings
 
 
 class StackSettings(BaseSettings):
-    """Ports of the local infrastructure (the services' own ports are HUBSTREAM_<SERVICE>_PORT)."""
+    """The local stack's infrastructure ports and how `up` supervises its processes.
+
+    The services' own ports are HUBSTREAM_<SERVICE>_PORT. Every default port lies below 32768, outside
+    Linux's ephemeral range, where the local end of any outgoing connection may hold a port for a while.
+    """
 
     model_config = SettingsConfigDict(env_prefix="HUBSTREAM_", frozen=True, extra="ignore")
 
-    pg_port: int = 55432
+    pg_port: int = 15432
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
-    admin_token: str | None = Field(default=None, description="Use this token for `admin` instead of a new one.")
+    # A SecretStr, so a dump of these settings (a repr in a log or traceback) shows '**********'.
+    admin_token: SecretStr | None = Field(default=None, description="Use this token for `admin` instead of a new one.")
+    restart_limit: int = Field(default=5, ge=0, description="Restarts allowed per process within restart_window.")
+    restart_window: float = Field(default=600.0, gt=0, description="Seconds.")
+    restart_backoff_max: float = Field(default=30.0, gt=0, description="Longest wait before a restart, in seconds.")
+    bind_retry: float = Field(default=10.0, ge=0, description="Seconds to retry a port that is in use at start.")
+
+    def restart_policy(self) -> RestartPolicy:
+        return RestartPolicy(limit=self.restart_limit, window=self.restart_window, backoff_max=self.restart_backoff_max)
 
 
 @dataclass
@@ -128,3 +141,16 @@ def ours(pid: int | None) -> bool:
     except OSError:
         return False
     return b"services.cli" in command or b"kafka.Kafka" in command
+
+
+def operator_settings() -> InfraSettings:
+    """Settings for operator commands: the environment, else the stack `up` runs from this home."""
+    infra = InfraSettings()
+    layout = Layout(home=infra.home.resolve(), settings=StackSettings())
+    state = layout.read_state()
+    if not state or not layout.running():
+        return infra
+    overrides = {k: v for k, v in state.get("env", {}).items() if k not in os.environ}
+    if not overrides:
+        return infra
+    return InfraSettings(**{k.removeprefix("HUBSTREAM_").lower(): v for k, v in overrides.items()})

@@ -11,10 +11,15 @@ import hashlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from deploy.logs import tail
 
 SERVER_USER = "postgres"
 
@@ -111,34 +116,75 @@ class LocalPostgres:
             return False
         return self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0
 
-    def start(self) -> None:
-        if self.is_running():
-            if (port := self.running_port()) not in (None, self.port):
-                raise PostgresError(
-                    f"the cluster in {self.data_dir} already runs on port {port}, not {self.port}: "
-                    f"stop it, or set HUBSTREAM_PG_PORT={port}"
-                )
-            return
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=200"
+    def server_options(self) -> list[str]:
+        options = ["-p", str(self.port), "-c", "listen_addresses=127.0.0.1", "-k", str(self.data_dir)]
+        options += ["-c", "max_connections=200"]
         if not self.durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        return options
+
+    def start(self) -> None:
+        """Start the server in the background with pg_ctl (tests and benchmarks; `up` uses `spawn`)."""
+        if self.is_running():
+            self._check_port()
+            return
         self._run(
-            "pg_ctl",
-            "start",
-            "-w",
-            "-t",
-            "60",
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.log_file),
-            "-o",
-            options,
-        )
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file),
+            "-o", " ".join(self.server_options()),
+        )  # fmt: skip
+
+    def _check_port(self) -> None:
+        if (port := self.running_port()) not in (None, self.port):
+            raise PostgresError(
+                f"the cluster in {self.data_dir} already runs on port {port}, not {self.port}: "
+                f"stop it, or set HUBSTREAM_PG_PORT={port}"
+            )
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """The postmaster as a child of ours, in the foreground, so that we see it exit (and why)."""
+        account: dict[str, object] = {}
+        if _running_as_root():
+            server = pwd.getpwnam(SERVER_USER)
+            account = {"user": server.pw_uid, "group": server.pw_gid, "extra_groups": []}
+        with self.log_file.open("ab") as log:
+            return subprocess.Popen(
+                [str(find_bindir() / "postgres"), "-D", str(self.data_dir), *self.server_options()],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,  # Ctrl-C reaches the supervisor, which stops the server last
+                **account,  # type: ignore[arg-type]
+            )
+
+    def wait_ready(
+        self, process: subprocess.Popen[bytes], timeout: float = 60.0, should_stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Until the server spawned as `process` accepts connections; PostgresError if it exits first."""
+        deadline = time.monotonic() + timeout
+        ready = [str(find_bindir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"]
+        while True:
+            if should_stop():
+                raise PostgresError("interrupted while PostgreSQL was starting")
+            if process.poll() is not None:
+                raise PostgresError(
+                    f"PostgreSQL exited with code {process.returncode} while starting; see {self.log_file}:\n"
+                    + tail(self.log_file, 20)
+                )
+            if subprocess.run(ready, check=False).returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise PostgresError(
+                    f"PostgreSQL did not accept connections within {timeout:.0f} s; see {self.log_file}"
+                )
+            time.sleep(0.2)
 
     def stop(self) -> None:
         if self.is_running():
             self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+
+    def crash(self) -> None:
+        """Stop at once, without a checkpoint, as a power cut would: the next start runs crash recovery."""
+        self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data_dir))
 
     def create_database(self, name: str) -> bool:
         """Create `name` if missing; True if created now."""
@@ -168,3 +214,15 @@ def temporary(port: int) -> LocalPostgres:
     base = Path(tempfile.mkdtemp(prefix="hubstream-pg-"))
     base.chmod(0o755)
     return LocalPostgres(data_dir=base / "data", port=port, log_file=base / "postgres.log", durable=False)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Stop a postmaster we spawned: SIGINT is PostgreSQL's fast shutdown (what `pg_ctl stop -m fast` sends)."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGQUIT)  # immediate shutdown: recovery runs at the next start
+        process.wait()

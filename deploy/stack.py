@@ -1,14 +1,18 @@
 """`hubstream up / down / status`: the whole stack on one machine, without Docker.
 
-`up` is a foreground supervisor. It starts (or reuses) a private PostgreSQL
-cluster and a KRaft broker under `.hubstream/`, creates the topics the
+`up` is a foreground supervisor. It starts a private PostgreSQL cluster and a
+KRaft broker under `.hubstream/` as children of its own, creates the topics the
 contracts declare, migrates every service's schema, makes sure the `admin`
 user and token exist, then starts each service process (API, outbox relay,
 ingest worker), waits until every `/readyz` answers and prints the URLs and
-the token. It restarts a process that dies and stops everything, in reverse
-order (services, then the broker, then the database) on Ctrl-C or `hubstream
-down`. It holds a lock on `.hubstream/run/up.lock` while it runs, and
-`.hubstream/run/stack.json` says what runs where, for `status` and `down`.
+the token. It restarts any of its processes that exits, the broker and the
+database included (their data stays on disk), after a backoff and within a
+restart budget per time window (deploy/supervision.py); past the budget it
+stops the stack. It stops everything, in reverse order (services, then the
+broker, then the database) on Ctrl-C or `hubstream down`. It holds a lock on
+`.hubstream/run/up.lock` while it runs, and `.hubstream/run/stack.json` says
+what runs where, how often each process was restarted and how it last exited,
+for `status` and `down`.
 """
 
 from __future__ import annotations
@@ -22,18 +26,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from deploy import broker, postgres
-from deploy.layout import Layout, StackSettings, ours, pid_alive, write_private
+from deploy.layout import Layout, ours, pid_alive, write_private
+from deploy.logs import tail
+from deploy.ports import PortInUse, start_retrying_bind
+from deploy.supervision import RestartBudget, describe_exit
+from services.operator import ensure_admin, migrate_all
 from services.runtime.db import redact
 from services.runtime.settings import SERVICE_PORTS, HttpSettings, InfraSettings
 
 DATABASE = "hubstream"
 READY_TIMEOUT = 90.0
 STOP_GRACE = 15.0
-MAX_RESTARTS = 5
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,39 @@ def say(message: str) -> None:
 
 
 @dataclass
-class Child:
-    spec: ProcessSpec
-    process: subprocess.Popen[bytes]
+class Supervised:
+    """One process `up` keeps running: how to start it, and what happened to it so far."""
+
+    name: str
+    launch: Callable[[], subprocess.Popen[bytes]]
+    """Start the process; for the broker and the database, also wait until they answer."""
+    log: Path
+    budget: RestartBudget
+    infra: bool = False
+    process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    last_exit: int | None = None
+    last_exit_reason: str | None = None
+    last_exit_at: str | None = None
+    restart_at: float | None = field(default=None)
+    """When a restart is due (monotonic clock), while the process is down."""
+
+    def start(self) -> None:
+        self.process = self.launch()
+        self.restart_at = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def record(self) -> dict:
+        return {
+            "pid": self.process.pid if self.process is not None else None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "last_exit_reason": self.last_exit_reason,
+            "last_exit_at": self.last_exit_at,
+        }
 
 
 class Stack:
@@ -74,9 +112,13 @@ class Stack:
         self.external_kafka = "HUBSTREAM_KAFKA" in os.environ
         self.pg = layout.postgres()
         self.kafka = layout.kafka()
-        self.kafka_process: subprocess.Popen[bytes] | None = None
-        self.children: dict[str, Child] = {}
+        self.policy = layout.settings.restart_policy()
+        # In start order: the database, the broker, then the services. Stopped in reverse.
+        self.units: dict[str, Supervised] = {}
         self.stopping = False
+
+    def supervised(self, name: str, launch: Callable[[], subprocess.Popen[bytes]], log: Path, infra: bool) -> None:
+        self.units[name] = Supervised(name, launch, log, RestartBudget(self.policy), infra=infra)
 
     # -- infrastructure -------------------------------------------------------------------------------
 
@@ -93,9 +135,57 @@ class Stack:
         started = time.monotonic()
         if self.pg.init():
             say(f"postgres: created a cluster in {self.pg.data_dir}")
-        self.pg.start()
+        if self.pg.is_running():
+            # Left by an earlier `up` (or started by hand): run it as our child, so that we see it exit.
+            say(f"postgres: a server already runs on {self.pg.data_dir}; restarting it under the supervisor")
+            self.pg.stop()
+        self.supervised("postgres", self.launch_postgres, self.pg.log_file, infra=True)
+        self.units["postgres"].start()
         self.pg.create_database(DATABASE)
         say(f"postgres: ready on 127.0.0.1:{self.pg.port} ({time.monotonic() - started:.1f} s)")
+
+    def launch_postgres(self) -> subprocess.Popen[bytes]:
+        return self.launch(
+            "postgres",
+            self.pg.spawn,
+            self.pg.wait_ready,
+            postgres.stop_process,
+            postgres.PostgresError,
+            logs=(self.pg.log_file,),
+            ports={self.pg.port: "HUBSTREAM_PG_PORT"},
+        )
+
+    def launch(
+        self,
+        server: str,
+        spawn: Callable[[], subprocess.Popen[bytes]],
+        wait_ready: Callable[..., None],
+        stop: Callable[[subprocess.Popen[bytes]], None],
+        failure: type[Exception],
+        *,
+        logs: tuple[Path, ...],
+        ports: dict[int, str],
+    ) -> subprocess.Popen[bytes]:
+        """Start a server and wait until it answers; again, briefly, while its port is in use."""
+
+        def attempt() -> subprocess.Popen[bytes]:
+            process = spawn()
+            try:
+                wait_ready(process, should_stop=lambda: self.stopping)
+            except failure:
+                stop(process)
+                raise
+            return process
+
+        return start_retrying_bind(
+            attempt,
+            failure=failure,
+            server=server,
+            logs=logs,
+            ports=ports,
+            seconds=self.layout.settings.bind_retry,
+            say=say,
+        )
 
     def check_stopping(self) -> None:
         if self.stopping:
@@ -111,14 +201,28 @@ class Stack:
         broker.fetch_jars()
         if self.kafka.format():
             say(f"kafka: formatted a new KRaft log in {self.kafka.data_dir}")
-        self.kafka_process = self.kafka.start(self.layout.logs / "kafka.log")
-        self.kafka.wait_ready(self.kafka_process, should_stop=lambda: self.stopping)
+        self.supervised("kafka", self.launch_kafka, self.kafka.log_file, infra=True)
+        self.units["kafka"].start()
         say(f"kafka: ready on {self.kafka.bootstrap} ({time.monotonic() - started:.1f} s)")
+
+    def launch_kafka(self) -> subprocess.Popen[bytes]:
+        stdout = self.layout.logs / "kafka.log"
+        settings = self.layout.settings
+        return self.launch(
+            "kafka",
+            lambda: self.kafka.start(stdout),
+            self.kafka.wait_ready,
+            broker.stop_process,
+            broker.BrokerError,
+            logs=(self.kafka.log_file, stdout),
+            ports={
+                settings.kafka_port: "HUBSTREAM_KAFKA_PORT",
+                settings.kafka_controller_port: "HUBSTREAM_KAFKA_CONTROLLER_PORT",
+            },
+        )
 
     def prepare(self) -> str:
         """Topics, schemas and the admin token; returns the token."""
-        from services.cli import ensure_admin, migrate_all
-
         self.env.update(
             HUBSTREAM_DATABASE_URL=self.database_url(),
             HUBSTREAM_KAFKA=self.bootstrap(),
@@ -130,7 +234,8 @@ class Stack:
         started = time.monotonic()
         applied = asyncio.run(migrate_all(infra))
         say(f"schemas and topics: ready ({applied} migration(s) applied, {time.monotonic() - started:.1f} s)")
-        token = self.layout.settings.admin_token or _read_token(self.layout.token_file)
+        given = self.layout.settings.admin_token
+        token = given.get_secret_value() if given is not None else _read_token(self.layout.token_file)
         token = asyncio.run(ensure_admin(infra, token))
         write_private(self.layout.token_file, token + "\n")
         return token
@@ -150,19 +255,22 @@ class Stack:
 
     def start_services(self) -> None:
         for spec in PROCESSES:
-            self.children[spec.name] = Child(spec, self.spawn(spec))
+            self.supervised(spec.name, lambda spec=spec: self.spawn(spec), self.layout.logs / f"{spec.name}.log", False)
+            self.units[spec.name].start()
         self.save_state()
+
+    def services(self) -> list[Supervised]:
+        return [unit for unit in self.units.values() if not unit.infra]
 
     def wait_ready(self, token: str) -> None:
         """Until every API is ready and the admin token has reached the services that keep a copy."""
         deadline = time.monotonic() + READY_TIMEOUT
         pending = {spec.service for spec in PROCESSES if spec.http}
         while pending:
-            for child in self.children.values():
-                if child.process.poll() is not None:
+            for unit in self.units.values():
+                if unit.process is not None and unit.process.poll() is not None:
                     raise StackError(
-                        f"{child.spec.name} exited with code {child.process.returncode} while starting:\n"
-                        + _tail(self.layout.logs / f"{child.spec.name}.log")
+                        f"{unit.name} {describe_exit(unit.process.returncode)} while starting:\n" + tail(unit.log)
                     )
             for service in sorted(pending):
                 if _ready(HttpSettings.for_service(service).url) and _token_accepted(service, token):
@@ -176,58 +284,96 @@ class Stack:
             time.sleep(0.3)
 
     def supervise(self) -> None:
+        """Restart what exits (the database and the broker first), within each process's restart budget."""
         while not self.stopping:
-            for name, child in list(self.children.items()):
-                code = child.process.poll()
-                if code is None or self.stopping:
-                    continue
-                if child.restarts >= MAX_RESTARTS:
-                    raise StackError(f"{name} keeps exiting (code {code}); see {self.layout.logs / (name + '.log')}")
-                say(f"{name} exited with code {code}; restarting it (see {self.layout.logs / (name + '.log')})")
-                time.sleep(1.0)
-                self.children[name] = Child(child.spec, self.spawn(child.spec), restarts=child.restarts + 1)
-                self.save_state()
-            if self.kafka_process is not None and self.kafka_process.poll() is not None:
-                raise StackError(
-                    f"the Kafka broker exited with code {self.kafka_process.returncode}; see {self.kafka.log_file}"
-                )
-            time.sleep(0.5)
+            for unit in self.units.values():
+                if self.stopping:
+                    break
+                if unit.restart_at is None:
+                    if unit.process is not None and (code := unit.process.poll()) is not None:
+                        self.exited(unit, describe_exit(code), code)
+                elif time.monotonic() >= unit.restart_at and (unit.infra or self.infra_running()):
+                    self.restart(unit)
+            time.sleep(0.3)
+
+    def infra_running(self) -> bool:
+        return all(unit.running for unit in self.units.values() if unit.infra)
+
+    def exited(self, unit: Supervised, reason: str, code: int | None) -> None:
+        """Record why `unit` is down and schedule its restart, or stop the stack when its budget is spent."""
+        unit.last_exit, unit.last_exit_reason = code, reason
+        unit.last_exit_at = datetime.now(UTC).isoformat(timespec="seconds")
+        delay = unit.budget.spend()
+        self.save_state()
+        if delay is None:
+            raise StackError(
+                f"{unit.name} {unit.last_exit_reason} after {unit.budget.recent} restart(s) within "
+                f"{self.policy.window_text}: its restart budget ({self.policy.describe()}; HUBSTREAM_RESTART_LIMIT, "
+                f"HUBSTREAM_RESTART_WINDOW) is spent, so the stack stops. See {unit.log}"
+            )
+        unit.restart_at = time.monotonic() + delay
+        say(
+            f"{unit.name} {unit.last_exit_reason}; restarting it in {delay:g} s "
+            f"(restart {unit.budget.recent} of the {self.policy.limit} allowed in {self.policy.window_text}; "
+            f"see {unit.log})"
+        )
+
+    def restart(self, unit: Supervised) -> None:
+        try:
+            unit.start()
+        except (postgres.PostgresError, broker.BrokerError, PortInUse) as exc:
+            say(f"{unit.name} did not come back: {exc}")
+            unit.restarts += 1
+            self.exited(unit, "did not start again", None)  # counts against its budget like any exit
+            return
+        unit.restarts += 1
+        self.save_state()
+        say(f"{unit.name} restarted (pid {unit.process.pid if unit.process else '?'})")
 
     def stop(self) -> None:
-        for child in self.children.values():
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
+        services = [u for u in self.services() if u.running]
+        for unit in services:
+            assert unit.process is not None
+            unit.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
-        for child in self.children.values():
+        for unit in services:
+            assert unit.process is not None
             try:
-                child.process.wait(max(0.1, deadline - time.monotonic()))
+                unit.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"{child.spec.name} did not stop in {STOP_GRACE:.0f} s; killing it")
-                child.process.kill()
-                child.process.wait()
-        if self.kafka_process is not None:
-            broker.stop_process(self.kafka_process)
+                say(f"{unit.name} did not stop in {STOP_GRACE:.0f} s; killing it")
+                unit.process.kill()
+                unit.process.wait()
+        if (kafka := self.units.get("kafka")) and kafka.process is not None:
+            broker.stop_process(kafka.process)
+        if (pg := self.units.get("postgres")) and pg.process is not None:
+            postgres.stop_process(pg.process)
         if not self.external_db:
-            self.pg.stop()
+            self.pg.stop()  # a server that no child of ours runs (left while starting)
         self.layout.state_file.unlink(missing_ok=True)
 
     def save_state(self) -> None:
+        none = {"pid": None, "restarts": 0, "last_exit": None, "last_exit_reason": None, "last_exit_at": None}
         self.layout.write_state(
             {
                 "supervisor_pid": os.getpid(),
                 "home": str(self.layout.home),
+                "restart_policy": self.policy.describe(),
                 "processes": {
-                    name: {
-                        "pid": c.process.pid,
-                        "url": HttpSettings.for_service(c.spec.service).url if c.spec.http else None,
+                    unit.name: {
+                        **unit.record(),
+                        "url": HttpSettings.for_service(spec.service).url if spec.http else None,
                     }
-                    for name, c in self.children.items()
+                    for unit in self.services()
+                    for spec in PROCESSES
+                    if spec.name == unit.name
                 },
                 "kafka": {
-                    "pid": self.kafka_process.pid if self.kafka_process else None,
+                    **(self.units["kafka"].record() if "kafka" in self.units else none),
                     "bootstrap": self.bootstrap(),
                 },
                 "postgres": {
+                    **(self.units["postgres"].record() if "postgres" in self.units else none),
                     "data_dir": None if self.external_db else str(self.pg.data_dir),
                     "port": None if self.external_db else self.pg.port,
                     "url": redact(self.database_url()),
@@ -252,31 +398,12 @@ def _read_token(path: Path) -> str | None:
         return None
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"(no log at {path})"
-
-
 def _ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def operator_settings() -> InfraSettings:
-    """Settings for operator commands: the environment, else the stack `up` runs from this home."""
-    infra = InfraSettings()
-    state = Layout(home=infra.home.resolve(), settings=StackSettings()).read_state()
-    if not state or not Layout(home=infra.home.resolve(), settings=StackSettings()).running():
-        return infra
-    overrides = {k: v for k, v in state.get("env", {}).items() if k not in os.environ}
-    if not overrides:
-        return infra
-    return InfraSettings(**{k.removeprefix("HUBSTREAM_").lower(): v for k, v in overrides.items()})
 
 
 def _token_accepted(service: str, token: str) -> bool:
@@ -334,7 +461,7 @@ def _run(layout: Layout) -> int:
         _banner(stack, token, time.monotonic() - started)
         stack.supervise()
         return 0
-    except (StackError, postgres.PostgresError, broker.BrokerError) as exc:
+    except (StackError, PortInUse, postgres.PostgresError, broker.BrokerError) as exc:
         say(f"error: {exc}")
         return 1
     finally:
@@ -401,29 +528,30 @@ def status() -> int:
     if state is None or not layout.running():
         say(f"not running (state in {layout.home})")
         return 3
-    rows = [("supervisor", state["supervisor_pid"], "", "")]
+    rows: list[tuple[str, int | None, str, str, dict]] = [("supervisor", state["supervisor_pid"], "", "running", {})]
     for name, p in state["processes"].items():
-        health = ("ready" if _ready(p["url"]) else "not ready") if p["url"] else ""
-        rows.append((name, p["pid"], p["url"] or "", health if pid_alive(p["pid"]) else "exited"))
+        health = ("ready" if _ready(p["url"]) else "not ready") if p["url"] else "running"
+        rows.append((name, p["pid"], p["url"] or "", health if pid_alive(p["pid"]) else "exited", p))
     kafka = state["kafka"]
-    rows.append(
-        (
-            "kafka",
-            kafka["pid"] or "external",
-            kafka["bootstrap"],
-            "running" if kafka["pid"] is None or pid_alive(kafka["pid"]) else "exited",
-        )
-    )
+    external = kafka["pid"] is None and not kafka.get("restarts")
+    kafka_state = "external" if external else ("running" if pid_alive(kafka["pid"]) else "exited")
+    rows.append(("kafka", kafka["pid"], kafka["bootstrap"], kafka_state, kafka))
     pg = state["postgres"]
-    rows.append(
-        (
-            "postgres",
-            "",
-            pg["url"],
-            "running" if pg["data_dir"] is None or layout.postgres().is_running() else "stopped",
-        )
-    )
-    print(f"{'process':<18} {'pid':>8}  {'address':<28} state")
-    for name, pid, address, health in rows:
-        print(f"{name:<18} {pid!s:>8}  {address:<28} {health}")
+    if pg["data_dir"] is None:
+        pg_state = "external"
+    else:
+        pg_state = "running" if pid_alive(pg.get("pid")) and layout.postgres().is_running() else "exited"
+    rows.append(("postgres", pg.get("pid"), pg["url"], pg_state, pg))
+    print(f"{'process':<18} {'pid':>8}  {'address':<42} {'state':<10} {'restarts':>8}  last exit")
+    for name, pid, address, health, record in rows:
+        restarts = record.get("restarts", 0)
+        print(f"{name:<18} {pid or '-'!s:>8}  {address or '-':<42} {health:<10} {restarts!s:>8}  {_last_exit(record)}")
+    if policy := state.get("restart_policy"):
+        print(f"restart budget: {policy} per process")
     return 0
+
+
+def _last_exit(record: dict) -> str:
+    if record.get("last_exit_reason") is None:
+        return "-"
+    return f"{record['last_exit_reason']} at {record['last_exit_at']}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from services.runtime.service import ServiceDefinition
+from typing import Any
+
+from services.runtime.keys import API
+from services.runtime.service import ServiceDefinition, build_app
+from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
 
 SERVICE_NAMES = ("catalog", "ingest", "versioning")
 
@@ -18,3 +22,13 @@ def definition(name: str) -> ServiceDefinition:
     else:
         raise KeyError(f"unknown service {name!r}; services are {', '.join(SERVICE_NAMES)}")
     return DEFINITION
+
+
+def openapi_document(name: str) -> dict[str, Any]:
+    """The OpenAPI document service `name` serves at /openapi.json, without starting it.
+
+    The app is only built (routes added, nothing connected), with default settings:
+    the document holds no address, so it is the same wherever the service runs.
+    """
+    config = ServiceConfig(service=name, infra=InfraSettings(), http=HttpSettings())
+    return build_app(definition(name), config)[API].document()

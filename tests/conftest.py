@@ -11,11 +11,12 @@ Tests isolate themselves: each gets its own database and its own topic prefix.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -27,14 +28,19 @@ from aiokafka.structs import ConsumerRecord
 from deploy import broker, postgres
 from services.runtime.kafka import ensure_topics
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
+from tests.ports import PortAllocator
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@functools.cache
+def _ports() -> PortAllocator:
+    return PortAllocator()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port no other test process on this machine is handed while this run lasts (tests/ports.py)."""
+    return _ports().port()
 
 
 def _docker_available() -> bool:
@@ -94,9 +100,9 @@ def _with_database(url: str, database: str) -> str:
     return f"{base}/{database}"
 
 
-@pytest_asyncio.fixture
-async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
+@asynccontextmanager
+async def fresh_database(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database on the server, dropped on the way out; yields its URL."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     assert name.startswith("test_")  # never touch a database the test did not create
     admin = await asyncpg.connect(postgres_server_url)
@@ -104,25 +110,44 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield _with_database(postgres_server_url, name)
-    admin = await asyncpg.connect(postgres_server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield _with_database(postgres_server_url, name)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(postgres_server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture
+async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    async with fresh_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest_asyncio.fixture
 async def topic_prefix(kafka_bootstrap: str) -> str:
     """A topic namespace of this test's own, with every contract topic created in it."""
+    return await new_topic_prefix(kafka_bootstrap)
+
+
+async def new_topic_prefix(kafka_bootstrap: str) -> str:
+    """A fresh topic prefix, with every contract topic created under it."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     await ensure_topics(kafka_bootstrap, prefix=prefix)
     return prefix
 
 
 @pytest.fixture
-def make_config(database_url: str, kafka_bootstrap: str, topic_prefix: str):  # type: ignore[no-untyped-def]
+def make_config(database_url: str, kafka_bootstrap: str, topic_prefix: str) -> Callable[[str], ServiceConfig]:
     """Builds a ServiceConfig for a service on this test's database, topics and a free port."""
+    return config_maker(database_url, kafka_bootstrap, topic_prefix)
+
+
+def config_maker(database_url: str, kafka_bootstrap: str, topic_prefix: str) -> Callable[[str], ServiceConfig]:
+    """A ServiceConfig per service on these database and topics, each on a port of its own."""
     ports: dict[str, int] = {}
 
     def make(service: str) -> ServiceConfig:

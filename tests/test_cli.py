@@ -76,16 +76,17 @@ def test_a_missing_database_is_reported_in_words(
 def test_a_revoked_token_is_never_registered_again_and_admin_gets_a_new_one(capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from services.cli import _infra, ensure_admin
+    from deploy.layout import operator_settings
+    from services.operator import ensure_admin
 
     token = "hf_admin_token_to_revoke_0123456789"
-    assert asyncio.run(ensure_admin(_infra(), token)) == token
+    assert asyncio.run(ensure_admin(operator_settings(), token)) == token
     assert main(["tokens", "list", "admin"]) == 0
     token_id = capsys.readouterr().out.split()[0]
     assert main(["tokens", "revoke", token_id]) == 0
 
     assert main(["users", "create", "admin", "--token", token]) == 1
     assert "was revoked; a revoked token is never valid again" in capsys.readouterr().err
-    fresh = asyncio.run(ensure_admin(_infra(), token))  # what `up` does with the saved token
+    fresh = asyncio.run(ensure_admin(operator_settings(), token))  # what `up` does with the saved token
     assert fresh != token
     assert fresh.startswith("hf_")

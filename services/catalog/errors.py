@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from services.runtime.errors import ApiError
+from services.runtime.errors import ApiError, RuntimeErrorCode
 
+# The runtime's codes (503 DatabaseUnavailable, 413 PayloadTooLarge, ...) and the catalog's own.
 CatalogErrorCode = Literal[
+    RuntimeErrorCode,
     "RepoNotFound",  # missing or not visible to the caller: the Hub never reveals private repos
     "RepoExists",
     "InvalidName",
-    "Forbidden",
-    "Unauthorized",
-    "ValidationError",
-    "InvalidJson",
-    "InvalidInput",  # a value the database cannot store (the HTTP layer's backstop)
-    "NotFound",
-    "MethodNotAllowed",
-    "InternalError",
     # Files and history
     "RevisionNotFound",  # the Hub client maps these two to RevisionNotFoundError / EntryNotFoundError
     "EntryNotFound",
@@ -26,11 +20,11 @@ CatalogErrorCode = Literal[
     "CommitConflict",  # parentCommit is not the head of the branch any more (412)
     "LfsObjectMissing",  # a commit names an LFS object never uploaded to this repo
     "ChecksumMismatch",  # uploaded bytes do not match the announced sha256 or size
-    "PayloadTooLarge",
     "RefExists",
     "InvalidRef",
     "RangeNotSatisfiable",
     "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
+    "InvalidMetadata",  # a README's YAML front matter that does not parse (validate-yaml)
     "ParquetNotFound",  # the dataset (config, split, shard) has no parquet files
 ]
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from services.catalog import commits, lfs, store_files
 from services.catalog.access import raw_tail, readable_repo, repo_url, true_param, writable_repo
-from services.catalog.blobs import CHUNK, BlobMismatch
+from services.catalog.blobs import BlobMismatch
 from services.catalog.commit_payload import read_payload
 from services.catalog.errors import catalog_error
 from services.catalog.gitfiles import clean_path, lfs_patterns, looks_binary, matches_lfs
@@ -22,9 +22,12 @@ from services.catalog.keys import BLOBS, FILE_SETTINGS, UPLOAD_SIGNING_KEY
 from services.catalog.revisions import resolve, split_rev_and_path
 from services.runtime.http import json_response, read_json
 from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
+from services.runtime.limits import GiB, body_chunks, max_body
 
 GIT_LFS_JSON = "application/vnd.git-lfs+json"
 MAX_PREUPLOAD_FILES = 1000
+MAX_COMMIT_BYTES = 64 * GiB
+MAX_LFS_OBJECT_BYTES = 50 * GiB  # the Hub's own limit per file
 MAX_RULES_FILE_BYTES = 1024 * 1024
 
 
@@ -77,13 +80,14 @@ async def _lfs_patterns(request: web.Request, entry: asyncpg.Record | None) -> l
     return lfs_patterns((await _small_text(request, entry)).encode()) if entry is not None else []
 
 
+@max_body(MAX_COMMIT_BYTES, streamed=True)  # read line by line: each line is bounded, not the body
 async def commit(request: web.Request) -> web.Response:
     repo = await writable_repo(request)
     principal = request[PRINCIPAL]
     create_pr = true_param(request, "create_pr")
     max_line = request.app[FILE_SETTINGS].max_commit_line_bytes
     # Read (and store inline contents) before the transaction: the repo is locked only while applying.
-    payload = await read_payload(request.content.iter_chunked(CHUNK), request.app[BLOBS], max_line=max_line)
+    payload = await read_payload(body_chunks(request), request.app[BLOBS], max_line=max_line)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         result = await commits.apply_commit(
             conn,
@@ -125,12 +129,13 @@ async def lfs_batch(request: web.Request) -> web.Response:
     return response
 
 
+@max_body(MAX_LFS_OBJECT_BYTES, streamed=True)  # streamed to the blob store, hashed on the way
 async def lfs_upload(request: web.Request) -> web.Response:
     """The PUT target of a signed upload URL: store the bytes if, and only if, they are the announced ones."""
     repo_id, oid = request.match_info["repo_id"], request.match_info["oid"]
     size = lfs.check_upload_url(request.app[UPLOAD_SIGNING_KEY], repo_id, oid, request.query)
     try:
-        await request.app[BLOBS].put(request.content.iter_chunked(CHUNK), expect_sha256=oid, expect_size=size)
+        await request.app[BLOBS].put(body_chunks(request), expect_sha256=oid, expect_size=size)
     except BlobMismatch as exc:
         raise catalog_error(400, "ChecksumMismatch", f"upload of {oid} refused: {exc}") from exc
     try:
@@ -146,25 +151,36 @@ async def validate_yaml(request: web.Request) -> web.Response:
     body = await read_json(request)
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, str):
-        return json_response({"errors": [{"message": "content must be a string"}], "warnings": []}, status=400)
+        raise _yaml_error("content must be a string")
     text = content.replace("\r\n", "\n")
     metadata: object = None
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end < 0:
-            return _yaml_error("the YAML front matter is not closed by a '---' line")
+            raise _yaml_error("the YAML front matter is not closed by a '---' line")
         try:
             metadata = yaml.safe_load(text[4:end])
         except yaml.YAMLError as exc:
-            return _yaml_error(f"the YAML front matter is not valid YAML: {exc}")
+            raise _yaml_error(f"the YAML front matter is not valid YAML: {exc}") from exc
         if metadata is not None and not isinstance(metadata, dict):
-            return _yaml_error("the YAML front matter must be a mapping (key: value)")
+            raise _yaml_error("the YAML front matter must be a mapping (key: value)")
     warnings = [] if metadata else [{"message": "Empty or missing yaml metadata in repo card"}]
     return json_response({"errors": [], "warnings": warnings})
 
 
-def _yaml_error(message: str) -> web.Response:
-    return json_response({"errors": [{"message": message}], "warnings": []}, status=400)
+def _yaml_error(message: str) -> Exception:
+    # The client reads `errors[].message` of a 400 (and parses the body as JSON whatever the status).
+    return catalog_error(400, "InvalidMetadata", message, errors=[{"message": message}], warnings=[])
+
+
+async def lfs_batch_model(request: web.Request) -> web.Response:
+    """git-lfs batch (upload) for a model repo (no type prefix in git-style URLs)."""
+    return await lfs_batch(request)
+
+
+async def resolve_file_model(request: web.Request) -> web.StreamResponse:
+    """A model repo's file at a revision (no type prefix in git-style URLs)."""
+    return await resolve_file(request)
 
 
 async def resolve_file(request: web.Request) -> web.StreamResponse:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$"
+"""The shape of a name (the OpenAPI document states it too); `name_problem` adds the Hub's other rules."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 def name_problem(name: str, what: str) -> str | None:

@@ -54,6 +54,7 @@ def _pick(configs: dict[str, dict[str, list[str]]], config: str, split: str | No
 
 
 async def all_configs(request: web.Request) -> web.Response:
+    """A dataset's parquet shards: config -> split -> shard URLs."""
     repo, _, configs = await _layout(request)
     return json_response(
         {c: {s: _urls(request, repo, c, s, f) for s, f in splits.items()} for c, splits in configs.items()}
@@ -61,12 +62,14 @@ async def all_configs(request: web.Request) -> web.Response:
 
 
 async def one_config(request: web.Request) -> web.Response:
+    """The parquet shards of one config: split -> shard URLs."""
     repo, _, configs = await _layout(request)
     config = request.match_info["config"]
     return json_response({s: _urls(request, repo, config, s, f) for s, f in _pick(configs, config).items()})
 
 
 async def one_split(request: web.Request) -> web.Response:
+    """The parquet shard URLs of one split of one config."""
     repo, _, configs = await _layout(request)
     config, split = request.match_info["config"], request.match_info["split"]
     return json_response(_urls(request, repo, config, split, _pick(configs, config, split)[split]))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalog import history_views, store
 from services.catalog.errors import catalog_error
-from services.catalog.names import name_problem
+from services.catalog.names import NAME_PATTERN, name_problem
 from services.catalog.repos import RepoRef, can_read, create_repo
 from services.runtime.auth import require_principal
 from services.runtime.http import iso_utc, json_response, parse_body
@@ -58,8 +58,10 @@ class CreateRepoBody(BaseModel):
     # Clients send more (sdk, hardware, resourceGroupId...); those are for spaces and ignored here.
     model_config = ConfigDict(extra="ignore")
 
-    name: str
-    organization: str | None = None
+    # The name rules are stated in the document but checked by name_problem, so that a bad name gets the
+    # Hub's InvalidName (its client shows that message), not a generic validation error.
+    name: str = Field(json_schema_extra={"pattern": NAME_PATTERN})
+    organization: str | None = Field(default=None, json_schema_extra={"pattern": NAME_PATTERN})
     type: Literal["model", "dataset", "space"] = "model"
     private: bool | None = None
     visibility: Literal["public", "private", "protected"] | None = None
@@ -69,7 +71,9 @@ async def create_repo_view(request: web.Request) -> web.Response:
     principal = require_principal(request)
     body = await parse_body(request, CreateRepoBody, status=400)
     private = body.visibility in ("private", "protected") if body.visibility else bool(body.private)
-    ref = RepoRef(body.type, body.organization or principal.user, body.name)
+    # An organization that is given must be a valid one: "" is refused, not read as "none".
+    namespace = body.organization if body.organization is not None else principal.user
+    ref = RepoRef(body.type, namespace, body.name)
     base_url = request.app[CONFIG].http.url
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await create_repo(conn, request.app[OUTBOX], principal, ref, private=private, base_url=base_url)
@@ -101,3 +105,8 @@ async def repo_info(request: web.Request) -> web.Response:
             **await history_views.revision_fields(request, row),
         }
     )
+
+
+async def repo_info_at_revision(request: web.Request) -> web.Response:
+    """A repo's info at `/revision/{rev}`: `sha` and `siblings` of that revision."""
+    return await repo_info(request)

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-IngestErrorCode = Literal[
-    "SourceNotFound",
-    "InvalidDatasetUrl",
-    "ValidationError",
-    "InvalidJson",
-    "InvalidInput",  # a value the database cannot store (the HTTP layer's backstop)
-    "Unauthorized",
-    "NotFound",
-    "MethodNotAllowed",
-    "InternalError",
-]
+from services.runtime.errors import RuntimeErrorCode
+
+# The runtime's codes (503 DatabaseUnavailable, 413 PayloadTooLarge, ...) and ingest's own.
+IngestErrorCode = Literal[RuntimeErrorCode, "SourceNotFound", "InvalidDatasetUrl"]
 
 # Why an indexing run failed; stored on the source and sent in IndexFailed.
 FailureCode = Literal["DatasetNotFound", "ParquetUnavailable", "CatalogUnavailable", "CatalogError", "InternalError"]

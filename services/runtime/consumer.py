@@ -35,6 +35,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
 from contracts import CloudEvent, ContractError, Event, decode
 from services.runtime import inbox
+from services.runtime.db import DatabaseUnavailable
 from services.runtime.dlq import send_to_dlq
 from services.runtime.transport import RecordSink, RecordSource, SourceFactory, kafka_source
 
@@ -45,6 +46,7 @@ E = TypeVar("E", bound=Event)
 
 # Failures of the infrastructure rather than of a record: never counted against it, never dead-lettered.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,  # the pool gave no connection in time (db.BoundedPool)
     OSError,
     asyncpg.InterfaceError,  # includes a connection that is closed or was lost
     asyncpg.PostgresConnectionError,

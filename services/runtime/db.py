@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import orjson
 
 log = logging.getLogger(__name__)
+
+# How long a request waits for a database connection before it is refused with 503 (never hangs).
+ACQUIRE_TIMEOUT_SECONDS = 5.0
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -51,22 +55,65 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+class BoundedPool(asyncpg.Pool):
+    """An asyncpg pool whose every acquire is bounded in time.
+
+    asyncpg waits for a free connection (or for a new one to connect) for as
+    long as it takes unless each caller passes a timeout; with PostgreSQL gone
+    or the pool exhausted, a request would then hang instead of being refused.
+    Here every acquire, including the implicit one of `pool.fetch()` and
+    friends, gives up after `acquire_timeout` seconds, and any failure to get
+    a connection (refused, timed out, the server starting up or out of
+    connection slots) is raised as `DatabaseUnavailable`.
+    """
+
+    def __init__(self, url: str, *, acquire_timeout: float, **kwargs: Any) -> None:
+        # asyncpg.create_pool only fills in these defaults before calling Pool(...); it takes no pool class.
+        kwargs.setdefault("max_queries", 50000)
+        kwargs.setdefault("max_inactive_connection_lifetime", 300.0)
+        kwargs.setdefault("connection_class", asyncpg.Connection)
+        kwargs.setdefault("record_class", asyncpg.Record)
+        super().__init__(url, loop=None, **kwargs)
+        self.acquire_timeout = acquire_timeout
+        self._where = redact(url)
+
+    async def _acquire(self, timeout: float | None) -> Any:  # asyncpg's one path to a connection
+        seconds = self.acquire_timeout if timeout is None else timeout
+        try:
+            return await super()._acquire(seconds)  # type: ignore[misc]
+        except TimeoutError as exc:
+            raise DatabaseUnavailable(
+                f"no connection to PostgreSQL at {self._where} within {seconds:g} s (down, or every connection busy)"
+            ) from exc
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {self._where}: {exc}") from exc
+
+
+async def create_pool(
+    url: str,
+    schema: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    acquire_timeout: float = ACQUIRE_TIMEOUT_SECONDS,
+) -> asyncpg.Pool:
     """A pool whose connections see the service's schema first (then `public`)."""
     await check_available(url)
-    pool = await asyncpg.create_pool(
+    pool = BoundedPool(
         url,
+        acquire_timeout=acquire_timeout,
         min_size=min_size,
         max_size=max_size,
+        timeout=acquire_timeout,  # connecting, too, gives up in time
         server_settings={"search_path": f"{schema},public", "application_name": f"hubstream-{schema}"},
         init=_init_connection,
     )
-    assert pool is not None
+    await pool
     return pool
 
 
 @asynccontextmanager
-async def pool_context(url: str, schema: str, **kwargs: int) -> AsyncIterator[asyncpg.Pool]:
+async def pool_context(url: str, schema: str, **kwargs: Any) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(url, schema, **kwargs)
     try:
         yield pool

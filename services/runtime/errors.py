@@ -10,11 +10,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
 from pydantic import ValidationError
+
+# The codes the runtime itself sends as `X-Error-Code`, whatever the service. Each service's own
+# closed list (e.g. services/catalog/errors.py) is these plus its domain codes; codes are public
+# and stable: add new ones, never rename.
+RuntimeErrorCode = Literal[
+    "BadRequest",  # a malformed request aiohttp refused before any view saw it
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",  # no such route
+    "MethodNotAllowed",
+    "PayloadTooLarge",  # the body is over the route's limit (see services/runtime/limits.py)
+    "UnsupportedMediaType",
+    "InvalidJson",
+    "ValidationError",
+    "InvalidInput",  # a value the database cannot store
+    "DatabaseUnavailable",  # 503 + Retry-After: PostgreSQL cannot be reached right now
+    "BrokerUnavailable",  # 503 + Retry-After: Kafka cannot be reached right now
+    "InternalError",  # a bug; the body carries the request id to find the traceback by
+]
+
+_HTTP_CODES: dict[int, RuntimeErrorCode] = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
 
 
 class ApiError(Exception):
@@ -46,21 +74,15 @@ def validation_error(exc: ValidationError, *, status: int = 422, where: str = "b
 
 def from_http_exception(exc: web.HTTPException) -> ApiError:
     status = exc.status
-    code = {
-        404: "NotFound",
-        405: "MethodNotAllowed",
-        413: "PayloadTooLarge",
-        415: "UnsupportedMediaType",
-    }.get(
-        status,
-        HTTPStatus(status).phrase.replace(" ", "") if status in HTTPStatus._value2member_map_ else "Error",
-    )
+    code = _HTTP_CODES.get(status, "InternalError" if status >= 500 else "BadRequest")
     if status == 404:
         message = "no such route: check the method and path"
     elif status == 405:
-        message = f"method not allowed; allowed: {', '.join(sorted(getattr(exc, 'allowed_methods', ())))}"
+        allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ())))
+        # RFC 9110 §15.5.6: a 405 must say which methods the resource has.
+        return ApiError(status, code, f"method not allowed; allowed: {allowed}", headers={"Allow": allowed})
     else:
-        message = exc.text or HTTPStatus(status).phrase
+        message = exc.text or (HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error")
         if message.startswith(f"{status}: "):
             message = message[len(f"{status}: ") :]
     return ApiError(status, code, message)

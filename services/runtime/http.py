@@ -1,26 +1,22 @@
 """The HTTP app factory every service starts from.
 
 `create_base_app` gives an aiohttp app with:
-- a request id on every request and response (`X-Request-Id`, taken from the
-  client when it sends a sane one);
-- errors rendered in the service's API shape, never HTML or a traceback
-  (unexpected exceptions are logged with the request id and answered 500);
-- token resolution (`request[PRINCIPAL]`), with a wrong token refused at once;
+- the runtime's middlewares (middlewares.py): request ids, metrics, errors in
+  the service's API shape (503 + Retry-After when a dependency is down, 500
+  for a bug, never HTML or a traceback), per-route body limits (limits.py)
+  and token resolution;
 - `/healthz` (process up), `/readyz` (database, broker, migrations) and
   `/metrics` (Prometheus text);
-- an access log line per request, with its request id.
+- an access log line per request, with its request id and without secrets.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode
 
-import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -28,27 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 from services.runtime import kafka as kafka_infra
 from services.runtime import migrations
-from services.runtime.auth import Principal, TokenExtractor
-from services.runtime.errors import ApiError, ErrorShape, from_http_exception, render, validation_error
-from services.runtime.keys import (
-    CONFIG,
-    CONSUMERS,
-    ERROR_SHAPE,
-    METRICS,
-    MIGRATIONS,
-    POOL,
-    PRINCIPAL,
-    REQUEST_ID,
-    TOKEN_RESOLVER,
-)
+from services.runtime.auth import TokenExtractor
+from services.runtime.errors import ApiError, ErrorShape, validation_error
+from services.runtime.keys import CONFIG, CONSUMERS, ERROR_SHAPE, METRICS, MIGRATIONS, POOL, REQUEST_ID
+from services.runtime.limits import DEFAULT_MAX_BODY
 from services.runtime.metrics import Metrics
+from services.runtime.middlewares import runtime_middlewares
 from services.runtime.settings import ServiceConfig
 
 log = logging.getLogger(__name__)
-
-OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-MAX_BODY_BYTES = 16 * 1024 * 1024
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,17 +43,12 @@ def create_base_app(
     error_shape: ErrorShape,
     token_extractor: TokenExtractor,
     auth_required: bool,
-    client_max_size: int = MAX_BODY_BYTES,
 ) -> web.Application:
     """An app with the runtime's middlewares and ops routes; the service adds resources and routes."""
     app = web.Application(
-        middlewares=[
-            _request_id_middleware,
-            _metrics_middleware,
-            _error_middleware,
-            _auth_middleware(token_extractor, auth_required),
-        ],
-        client_max_size=client_max_size,
+        middlewares=runtime_middlewares(token_extractor, auth_required),
+        # Each route's own limit (limits.max_body) replaces this per request.
+        client_max_size=DEFAULT_MAX_BODY,
     )
     app[CONFIG] = config
     app[ERROR_SHAPE] = error_shape
@@ -79,74 +58,6 @@ def create_base_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
-
-
-@web.middleware
-async def _request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    sent = request.headers.get("X-Request-Id", "")
-    request[REQUEST_ID] = sent if _REQUEST_ID_OK.match(sent) else uuid.uuid4().hex
-    response = await handler(request)
-    response.headers["X-Request-Id"] = request[REQUEST_ID]
-    return response
-
-
-@web.middleware
-async def _metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    started = time.perf_counter()
-    response = await handler(request)
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    metrics: Metrics = request.app[METRICS]
-    metrics.requests.labels(metrics.service, request.method, route, str(response.status)).inc()
-    metrics.latency.labels(metrics.service, route).observe(time.perf_counter() - started)
-    return response
-
-
-@web.middleware
-async def _error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    shape: ErrorShape = request.app[ERROR_SHAPE]
-    try:
-        return await handler(request)
-    except ApiError as err:
-        return render(err, shape, request[REQUEST_ID])
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise  # redirects and the like pass through
-        return render(from_http_exception(exc), shape, request[REQUEST_ID])
-    except (asyncpg.DataError, asyncpg.ProgramLimitExceededError) as exc:
-        # A value a view let through that PostgreSQL cannot take (a NUL byte, an oversized key):
-        # still the client's input, so a 400 that says so, not a 500.
-        log.warning("request %s %s: input refused by the database: %s", request.method, request.path, exc)
-        err = ApiError(400, "InvalidInput", f"a value in the request cannot be stored: {exc}")
-        return render(err, shape, request[REQUEST_ID])
-    except Exception:
-        log.exception("request %s %s failed (request id %s)", request.method, request.path, request[REQUEST_ID])
-        err = ApiError(
-            500,
-            "InternalError",
-            f"internal error; quote request id {request[REQUEST_ID]} to the operator",
-        )
-        return render(err, shape, request[REQUEST_ID])
-
-
-def _auth_middleware(extract: TokenExtractor, required: bool) -> Any:
-    @web.middleware
-    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path in OPS_PATHS:
-            return await handler(request)
-        token = extract(request)
-        if token is None:
-            if required:
-                raise ApiError(401, "Unauthorized", "a token is required: send it as the API expects")
-            return await handler(request)
-        principal: Principal | None = await request.app[TOKEN_RESOLVER](token)
-        if principal is None:
-            # The Hub client keys on this exact sentence to tell a bad token from a missing repo.
-            raise ApiError(401, "Unauthorized", "Invalid credentials in Authorization header")
-        request[PRINCIPAL] = principal
-        return await handler(request)
-
-    return auth
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -233,20 +144,42 @@ async def parse_body(request: web.Request, model: type[M], *, status: int = 422)
             details=[{"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}],
         )
     try:
-        return model.model_validate(data)
+        # Strict JSON validation, as the OpenAPI document states the types: 0 is not a boolean, "5" not a
+        # number (lax mode would take both), while UUIDs and times still arrive as JSON strings.
+        return model.model_validate_json(await request.read(), strict=True)
     except ValidationError as exc:
         raise validation_error(exc, status=status) from exc
 
 
+# Query parameters whose values may be credentials (some clients put a token in the URL: `?token=`,
+# `?access_token=`, `?hf_token=`, `?api_key=`): any name containing one of these words.
+SECRET_PARAM_WORDS = ("token", "key", "secret", "password", "auth", "signature", "credential")
+
+
+def _secret_param(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_PARAM_WORDS)
+
+
+def loggable_path(request: web.BaseRequest) -> str:
+    """The path and query, with the value of any credential-looking parameter replaced by `***`."""
+    if not request.query_string:
+        return request.path
+    pairs = parse_qsl(request.query_string, keep_blank_values=True)
+    if not any(_secret_param(k) for k, _ in pairs):
+        return request.path_qs
+    scrubbed = [(k, "***" if _secret_param(k) else v) for k, v in pairs]
+    return f"{request.path}?{urlencode(scrubbed, safe='*')}"
+
+
 class AccessLogger(AbstractAccessLogger):
-    """One line per request: method, path, status, duration, request id."""
+    """One line per request: method, path (credentials in the query masked), status, duration, request id."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             "%s %s %s -> %d in %.1f ms [%s]",
             request.remote,
             request.method,
-            request.path_qs,
+            loggable_path(request),
             response.status,
             time * 1000,
             request.get(REQUEST_ID, "-"),

@@ -20,12 +20,14 @@ METRICS = web.AppKey("metrics", "Metrics")
 ERROR_SHAPE = web.AppKey("error_shape", "ErrorShape")
 TOKEN_RESOLVER = web.AppKey("token_resolver", "TokenResolver")
 MIGRATIONS = web.AppKey("migrations", list)
+API = web.AppKey("api", "Api")  # the routes and their OpenAPI document (services/runtime/openapi.py)
 
 # Per-request values (set by the middlewares).
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", "Principal")
 
 __all__ = [
+    "API",
     "CONFIG",
     "CONSUMERS",
     "ERROR_SHAPE",

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from services.runtime.dependencies import unavailable_dependency
+
+log = logging.getLogger(__name__)
 
 
 class Metrics:
@@ -39,6 +44,13 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        # Requests answered 503 because PostgreSQL or Kafka could not be reached (see dependencies.py).
+        self.dependency_errors = Counter(
+            "hubstream_dependency_errors",
+            "Requests refused with 503 because a dependency could not be reached",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
         self.service = service
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
@@ -47,6 +59,13 @@ class Metrics:
         self._refreshers.append(refresh)
 
     async def render(self) -> bytes:
+        """The metrics text; values read from a database that is down keep their last reading."""
         for refresh in self._refreshers:
-            await refresh()
+            try:
+                await refresh()
+            except Exception as exc:
+                # A scrape during an outage is when the counters matter most: answer with the rest.
+                if unavailable_dependency(exc) is None:
+                    raise
+                log.info("metrics: %s not refreshed, a dependency is down (%s)", refresh.__qualname__, exc)
         return generate_latest(self.registry)

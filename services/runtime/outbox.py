@@ -24,6 +24,7 @@ from aiokafka.structs import TopicPartition
 
 from contracts import CloudEvent, Event, encode, wrap
 from contracts.envelope import CONTENT_TYPE
+from services.runtime.db import DatabaseUnavailable
 from services.runtime.kafka import partition_for
 from services.runtime.stopping import sleep_unless, wait_any
 
@@ -254,7 +255,7 @@ class OutboxRelay:
         while not stopping.is_set():
             try:
                 await self._run_holding_lock(stopping)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, OutboxError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable, OutboxError) as exc:
                 log.error("outbox relay %s: %s; retrying in 2 s", self._outbox.schema, exc)
             except Exception as exc:
                 # Kafka errors and anything unexpected: log with the cause, back off, go on.

@@ -24,8 +24,9 @@ from services.runtime.deps import ConsumerFactory, Deps
 from services.runtime.errors import ErrorShape
 from services.runtime.http import AccessLogger, create_base_app
 from services.runtime.kafka import BrokerUnavailable, producer_context
-from services.runtime.keys import MIGRATIONS, POOL, TOKEN_RESOLVER
+from services.runtime.keys import API, MIGRATIONS, POOL, TOKEN_RESOLVER
 from services.runtime.logging import init_logging
+from services.runtime.openapi import Api
 from services.runtime.outbox import Outbox, OutboxRelay
 from services.runtime.resources import BackgroundTasks, consumers_ctx, database_ctx, producer_ctx
 from services.runtime.settings import ServiceConfig
@@ -48,6 +49,7 @@ class ServiceDefinition:
     """False where anonymous calls are allowed and views decide (the Hub API)."""
     token_resolver: Callable[[asyncpg.Pool], TokenResolver]
     setup_routes: Callable[[web.Application], None]
+    """Adds the routes through `app[API]`, which documents each one (services/runtime/openapi.py)."""
     keeps_token_copy: bool
     """True for services that check tokens against their copy of the catalog's."""
     api_consumers: ConsumerFactory | None = None
@@ -78,6 +80,13 @@ def build_app(service: ServiceDefinition, config: ServiceConfig) -> web.Applicat
     if service.api_consumers is not None:
         app.cleanup_ctx.append(producer_ctx)
         app.cleanup_ctx.append(consumers_ctx(service.api_consumers))
+    app[API] = Api(
+        app,
+        title=f"hubstream {service.name}",
+        error_shape=service.error_shape,
+        token_extractor=service.token_extractor,
+        token_default="required" if service.auth_required else "optional",
+    )
     service.setup_routes(app)
     return app
 

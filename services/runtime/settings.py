@@ -20,7 +20,7 @@ class InfraSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUBSTREAM_", frozen=True, extra="ignore")
 
     home: Path = Field(default=Path(".hubstream"), description="Local state: pg/, kafka/, blobs/, logs/.")
-    database_url: str = "postgresql://postgres@127.0.0.1:55432/hubstream"
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/hubstream"
     kafka: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers, comma separated.")
     topic_prefix: str = Field(
         default="", description="Put before every topic name, so several deployments can share one broker."

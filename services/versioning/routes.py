@@ -6,4 +6,6 @@ from aiohttp import web
 
 
 def setup_routes(app: web.Application) -> None:
-    del app  # only the runtime's /healthz, /readyz and /metrics so far
+    # Add each route through app[API] (services/runtime/openapi.py), which documents it, e.g.
+    #   app[API].get("/v5/datasets", views.list_datasets, query=ListQuery, ok=DatasetPage, summary="...")
+    del app  # only the runtime's /healthz, /readyz, /metrics and /openapi.json so far

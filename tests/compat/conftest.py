@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from services.catalog import identity
 from services.catalog.app import DEFINITION
-from services.cli import ensure_admin
+from services.operator import ensure_admin
 from services.runtime.outbox import Outbox, OutboxRelay
 from services.runtime.resources import BackgroundTasks
 from services.runtime.service import build_app, worker_deps

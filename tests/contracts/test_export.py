@@ -17,6 +17,7 @@ from contracts.base import Event
 from contracts.export import SCHEMA_DIR, asyncapi_document, payload_schemas, stale, write
 from contracts.registry import EVENT_CLASSES
 from contracts.topics import INGEST_STATUS, TOPICS
+from services.registry import SERVICE_NAMES
 from services.runtime.dlq import dead_letter_headers
 from services.runtime.outbox import CONTENT_TYPE, HEADER_OUTBOX_ID, HEADER_OUTBOX_SOURCE
 
@@ -48,7 +49,7 @@ def test_stale_sees_changed_missing_and_extra_files(tmp_path: Path) -> None:
         [
             "asyncapi.json: differs from the contracts",
             f"events/{EVENT_CLASSES[0].event_type}.json: missing",
-            "events/hubstream.catalog.gone.v1.json: no such event type any more",
+            "events/hubstream.catalog.gone.v1.json: no such event type or service any more",
         ]
     )
 
@@ -65,7 +66,12 @@ def test_write_is_deterministic_and_complete(tmp_path: Path) -> None:
     assert {path: path.read_bytes() for path in second} == contents
 
     relative = sorted(str(path.relative_to(tmp_path)) for path in first)
-    expected = ["asyncapi.json", "cloudevent.json", *(f"events/{cls.event_type}.json" for cls in EVENT_CLASSES)]
+    expected = [
+        "asyncapi.json",
+        "cloudevent.json",
+        *(f"events/{cls.event_type}.json" for cls in EVENT_CLASSES),
+        *(f"openapi/{service}.json" for service in SERVICE_NAMES),
+    ]
     assert relative == sorted(expected)
     for path in first:
         text = path.read_text()

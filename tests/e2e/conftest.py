@@ -8,7 +8,7 @@ process boundary is gone, so a test can look at each piece.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,9 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from services.cli import ensure_admin
+from services.operator import ensure_admin
 from services.registry import SERVICE_NAMES, definition
+from services.runtime.http import AccessLogger
 from services.runtime.outbox import OutboxRelay
 from services.runtime.resources import BackgroundTasks
 from services.runtime.service import build_app, worker_deps
@@ -53,12 +54,19 @@ class Stack:
 
 @pytest_asyncio.fixture
 async def stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[Stack]:
+    async with running_stack(make_config) as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def running_stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[Stack]:
+    """The three services (APIs, relays, ingest worker) up, with the admin token known to all three."""
     configs = {name: make_config(name) for name in SERVICE_NAMES}
     async with AsyncExitStack() as resources:
         for name in SERVICE_NAMES:
             service = definition(name)
             server = TestServer(build_app(service, configs[name]), host="127.0.0.1", port=configs[name].http.port)
-            await server.start_server()
+            await server.start_server(access_log_class=AccessLogger)  # the access log lines `serve` writes
             resources.push_async_callback(server.close)
             deps = await resources.enter_async_context(worker_deps(service, configs[name]))
             relay = OutboxRelay(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.runtime.limits import DEFAULT_MAX_BODY
 from tests.e2e.conftest import Stack
 
 
@@ -37,6 +38,19 @@ async def test_hub_errors_have_the_hub_shape(stack: Stack) -> None:
 
     status, headers, body = await stack.call("PUT", "catalog", "/healthz")
     assert (status, headers["X-Error-Code"]) == (405, "MethodNotAllowed")
+    assert headers["Allow"] == "GET, HEAD"  # a 405 says what the resource has (RFC 9110)
+
+    # A given organization must be valid: "" is not "none" (the repo would land in the caller's namespace).
+    status, headers, body = await stack.call(
+        "POST", "catalog", "/api/repos/create", token=token, json={"name": "x", "organization": ""}
+    )
+    assert (status, headers["X-Error-Code"]) == (400, "InvalidName")
+
+    # Types are checked strictly, as the OpenAPI document states them: 1 is not a boolean.
+    status, headers, body = await stack.call(
+        "POST", "catalog", "/api/repos/create", token=token, json={"name": "x", "private": 1}
+    )
+    assert (status, headers["X-Error-Code"]) == (400, "ValidationError")
 
 
 async def test_repo_create_conflict_returns_the_url_for_exist_ok(stack: Stack) -> None:
@@ -79,6 +93,14 @@ async def test_nia_validation_errors_list_what_is_wrong(stack: Stack) -> None:
     status, _, body = await stack.call("POST", "ingest", path, token=token, json=["owner/name"])
     assert (status, body["detail"][0]["type"]) == (422, "dict_type")
 
+    body_with_int = {"url": "owner/name", "add_as_global_source": 0}  # lax validation would read false
+    status, _, body = await stack.call("POST", "ingest", path, token=token, json=body_with_int)
+    assert (status, body["detail"][0]["loc"], body["detail"][0]["type"]) == (
+        422,
+        ["body", "add_as_global_source"],
+        "bool_type",
+    )
+
     status, headers, body = await stack.call("POST", "ingest", path, token=token, json={"url": "not a dataset!"})
     assert (status, headers["X-Error-Code"]) == (422, "InvalidDatasetUrl")
 
@@ -108,3 +130,18 @@ async def test_values_the_database_cannot_store_are_refused_not_a_500(stack: Sta
 
     status, headers, _ = await stack.call("GET", "catalog", "/api/datasets/a%00b/c")
     assert (status, headers["X-Error-Code"]) == (404, "RepoNotFound")
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "key"),
+    [("catalog", "/api/repos/create", "error"), ("ingest", "/v2/huggingface-datasets", "detail")],
+)
+async def test_a_body_over_the_route_limit_is_413_in_the_api_shape(
+    stack: Stack, service: str, path: str, key: str
+) -> None:
+    # Versioning takes no request bodies yet; its routes get the same runtime limit when they land.
+    oversized = {"name": "r", "url": "a/b", "padding": "x" * DEFAULT_MAX_BODY}
+    status, headers, body = await stack.call("POST", service, path, token=stack.admin_token, json=oversized)
+    assert (status, headers["X-Error-Code"], list(body)) == (413, "PayloadTooLarge", [key])
+    assert "at most 1 MiB" in body[key]
+    assert "at most 1 MiB" in headers["X-Error-Message"]

@@ -1,0 +1,10 @@
+"""The fault bench: a steady stream of writes on every service while the stack's parts are killed.
+
+`hubstream bench faults` (or `python -m bench.faults`) starts a private `hubstream up`, sends
+requests to each service's write route at a steady rate, and, one fault at a time:
+(1) SIGKILLs the Kafka broker, (2) crash-stops PostgreSQL (`pg_ctl stop -m immediate`, what a
+power cut leaves), (3) SIGKILLs every relay and worker process. The supervisor must bring each
+back. Afterwards it reads every topic back and prints, per fault: requests accepted and refused
+by status, events lost, doubled or published for a refused request, work left stuck, and the
+time to recover.
+"""

@@ -1,0 +1,149 @@
+"""Command line and the order of the run: start the stack, write steadily, inject each fault, read back."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from bench.faults.faults import FAULTS
+from bench.faults.load import ROUTES, Load
+from bench.faults.report import Round, as_json, print_report, say, tally
+from bench.faults.stack import StackInfo, UpProcess
+from bench.faults.verify import Arrivals, accepted_keys, events_by_key, refused_keys, unsettled_sources
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="hubstream bench faults",
+        description="Steady writes on every service while the broker, PostgreSQL, relays and workers are killed.",
+    )
+    parser.add_argument("--rate", type=float, default=20.0, help="writes/s on each service's write route")
+    parser.add_argument("--rounds", type=int, default=3, help="how many times each fault is done")
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, from: {', '.join(FAULTS)}")
+    parser.add_argument("--before", type=float, default=5.0, help="seconds of writes before each fault")
+    parser.add_argument("--after", type=float, default=5.0, help="seconds of writes once a fault has recovered")
+    parser.add_argument("--recover-timeout", type=float, default=120.0, help="seconds a fault may take to recover")
+    parser.add_argument("--settle-timeout", type=float, default=120.0, help="seconds for events and work to settle")
+    parser.add_argument("--json", type=Path, help="also write the rounds as JSON to this file")
+    args = parser.parse_args(argv)
+    args.faults = [f.strip() for f in args.faults.split(",") if f.strip()]
+    unknown = [f for f in args.faults if f not in FAULTS]
+    if unknown:
+        parser.error(f"unknown fault(s) {', '.join(unknown)}; choose from {', '.join(FAULTS)}")
+    if args.rate <= 0 or args.rounds < 1:
+        parser.error("--rate must be positive and --rounds at least 1")
+    return args
+
+
+async def _all_ready(session: aiohttp.ClientSession, info: StackInfo) -> bool:
+    for url in info.urls.values():
+        try:
+            async with session.get(f"{url}/readyz") as response:
+                if response.status != 200:
+                    return False
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+    return True
+
+
+async def wait_recovered(
+    info: StackInfo, load: Load, arrivals: Arrivals, injected_at: float, timeout: float
+) -> float | None:
+    """Seconds from the fault until every service is ready and, on each write route, a write sent after the
+    fault was accepted and its event arrived on the topic (the relays and consumers run again)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() - injected_at < timeout:
+            flowing = {
+                a.service
+                for a in load.answers
+                if a.accepted and a.sent_at > injected_at and (a.service, a.key) in arrivals.first_seen
+            }
+            if flowing >= {r.service for r in ROUTES} and await _all_ready(session, info):
+                return time.monotonic() - injected_at
+            await asyncio.sleep(0.25)
+    return None
+
+
+async def settle(info: StackInfo, keys: dict[str, list[str]], timeout: float) -> dict[str, dict[str, int]]:
+    """Event counts per key on each route's topic, once every accepted write's event is there (or time is up).
+
+    Read twice more after that, two seconds apart, so that a late duplicate shows as well.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = {r.service: await events_by_key(info.kafka, r.topic, r.event_type) for r in ROUTES}
+        missing = sum(1 for r in ROUTES for k in keys[r.service] if not counts[r.service][k])
+        if not missing or time.monotonic() > deadline:
+            break
+        say(f"waiting for {missing} events still in outboxes")
+        await asyncio.sleep(2.0)
+    await asyncio.sleep(2.0)
+    return {r.service: dict(await events_by_key(info.kafka, r.topic, r.event_type)) for r in ROUTES}
+
+
+async def run(args: argparse.Namespace) -> int:
+    home = Path(tempfile.mkdtemp(prefix="hubstream-faults-"))
+    up = UpProcess(home)
+    say(f"starting a private `hubstream up` in {home}")
+    info = await asyncio.to_thread(up.start)
+    rounds_done: list[tuple[str, str, str, float | None]] = []  # (fault, phase label, what it did, recovered)
+    try:
+        load = Load(urls=info.urls, token=info.token, rate=args.rate, run_id=uuid.uuid4().hex[:6], phase="none")
+        writing = asyncio.create_task(load.run())
+        arrivals = Arrivals(info.kafka, {r.topic: (r.service, r.event_type) for r in ROUTES})
+        following = asyncio.create_task(arrivals.run())
+        await asyncio.sleep(args.before)
+        rounds_done.append(("none", "none", "no fault", None))
+        for n in range(args.rounds):
+            for name in args.faults:
+                label = f"{name}#{n + 1}"
+                load.phase = label
+                await asyncio.sleep(args.before)
+                injected_at = time.monotonic()
+                did = await asyncio.to_thread(FAULTS[name].inject, up)
+                say(f"{label}: {did}")
+                recovered = await wait_recovered(info, load, arrivals, injected_at, args.recover_timeout)
+                say(f"{label}: " + (f"recovered in {recovered:.1f} s" if recovered is not None else "NOT recovered"))
+                rounds_done.append((name, label, did, recovered))
+                await asyncio.sleep(args.after)
+        load.stop()
+        await writing
+        arrivals.stop()
+        await following
+
+        keys = {r.service: accepted_keys([a for a in load.answers if a.service == r.service]) for r in ROUTES}
+        counts = await settle(info, keys, args.settle_timeout)
+        ingest_ids = keys["ingest"]
+        stuck = set(await unsettled_sources(info.urls["ingest"], info.token, ingest_ids, args.settle_timeout))
+
+        rounds: list[Round] = []
+        for fault, label, did, recovered in rounds_done:
+            answers = [a for a in load.answers if a.phase == label]
+            outcomes = tally(answers)
+            for service, out in outcomes.items():
+                mine = [a for a in answers if a.service == service]
+                seen = counts.get(service, {})
+                out.lost = sum(1 for k in accepted_keys(mine) if not seen.get(k))
+                out.doubled = sum(1 for k in accepted_keys(mine) if seen.get(k, 0) > 1)
+                out.phantom = sum(1 for k in refused_keys(mine) if seen.get(k))
+                if service == "ingest":
+                    out.stuck = sum(1 for k in accepted_keys(mine) if k in stuck)
+            rounds.append(Round(fault, did, recovered if fault != "none" else 0.0, outcomes))
+        ok = print_report(rounds, rate=args.rate)
+        if args.json:
+            args.json.write_text(json.dumps(as_json(rounds), indent=2))
+        return 0 if ok else 1
+    finally:
+        say("stopping the stack")
+        await asyncio.to_thread(up.stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(run(parse_args(argv)))

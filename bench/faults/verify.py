@@ -1,0 +1,109 @@
+"""After the run: what reached the topics, and what is still not done."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.faults.load import Answer
+
+TERMINAL_SOURCE_STATES = frozenset({"completed", "failed", "error"})
+
+
+async def events_by_key(bootstrap: str, topic: str, event_type: str) -> Counter[str]:
+    """How many events of `event_type` each key has on `topic`, read from its start to its current end.
+
+    Read committed: with a transactional relay, what an aborted transaction wrote was never published.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    counts: Counter[str] = Counter()
+
+    def count(batches: dict[TopicPartition, list]) -> None:
+        for records in batches.values():
+            for record in records:
+                if record.key is not None and orjson.loads(record.value).get("type") == event_type:
+                    counts[record.key.decode()] += 1
+
+    try:
+        # Without a group, subscribing assigns every partition of the topic once metadata arrives.
+        while not consumer.assignment():
+            count(await consumer.getmany(timeout_ms=200))
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            count(await consumer.getmany(timeout_ms=500, max_records=5000))
+    finally:
+        await consumer.stop()
+    return counts
+
+
+async def unsettled_sources(url: str, token: str, ids: list[str], timeout: float) -> list[str]:
+    """Sources still pending or processing once `timeout` seconds have passed (polled until then)."""
+    left = set(ids)
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        while left and time.monotonic() < deadline:
+            for source_id in list(left):
+                try:
+                    async with session.get(f"{url}/v2/data-sources/{source_id}") as response:
+                        if response.status == 200:
+                            body = await response.json()
+                            if body.get("status") in TERMINAL_SOURCE_STATES:
+                                left.discard(source_id)
+                except aiohttp.ClientError:
+                    pass
+            if left:
+                await asyncio.sleep(1.0)
+    return sorted(left)
+
+
+def accepted_keys(answers: list[Answer]) -> list[str]:
+    return [a.key for a in answers if a.accepted and a.key]
+
+
+def refused_keys(answers: list[Answer]) -> list[str]:
+    """Keys of writes that were refused outright: their events must never appear."""
+    return [a.key for a in answers if a.status is not None and not a.accepted and a.key]
+
+
+class Arrivals:
+    """Follows the write routes' topics for the whole run: when each key's first event arrived."""
+
+    def __init__(self, bootstrap: str, routes: dict[str, tuple[str, str]]) -> None:
+        self.bootstrap = bootstrap
+        self.routes = routes  # topic -> (service, event type)
+        self.first_seen: dict[tuple[str, str], float] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.routes,
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                    service, event_type = self.routes[tp.topic]
+                    for record in records:
+                        if record.key is not None and orjson.loads(record.value).get("type") == event_type:
+                            self.first_seen.setdefault((service, record.key.decode()), time.monotonic())
+        finally:
+            await consumer.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()

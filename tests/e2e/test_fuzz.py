@@ -1,0 +1,206 @@
+"""Schemathesis over the three services' OpenAPI documents, against the services running on real PostgreSQL and Kafka.
+
+Every operation of each served `/openapi.json` gets generated requests, valid
+and invalid (schemathesis' examples, coverage and fuzzing phases, bounded by
+`FUZZ_CONFIG`), each sent three times: with a valid token, with none and with
+a token that is not valid. Every answer must not be a server error, must have
+a documented status, content type and headers, and a body that matches the
+documented schema; invalid input must be refused with a 4xx. Without a valid
+token, a route that needs one must answer 401, and a wrong token is refused
+on every API route.
+
+Run it alone: `.venv/bin/pytest tests/e2e/test_fuzz.py` (with the test database
+and broker variables of the README); `HUBSTREAM_FUZZ_EXAMPLES` raises the
+examples per operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import pytest
+import requests
+import schemathesis
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from services.registry import SERVICE_NAMES, openapi_document
+from tests.conftest import config_maker, fresh_database, new_topic_prefix
+from tests.e2e.conftest import running_stack
+
+pytestmark = [
+    pytest.mark.infra,
+    # Schemathesis' own strategies draw from `random`; Hypothesis warns about that, and this suite turns
+    # warnings into errors. It is about the tool, not about the services under test.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
+
+EXAMPLES = int(os.environ.get("HUBSTREAM_FUZZ_EXAMPLES", "25"))
+FUZZ_CONFIG = schemathesis.Config.from_dict(
+    {
+        "generation": {
+            "max-examples": EXAMPLES,
+            # Tokens are ours to send (valid, none, wrong), not generated.
+            "with-security-parameters": False,
+            "database": "none",  # every run starts fresh: no example store under .hypothesis/
+        },
+        "request-timeout": 10,
+        "phases": {"stateful": {"enabled": False}},
+    }
+)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    unsupported_method,
+]
+BAD_TOKEN = "hf_" + "x" * 40
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    urls: dict[str, str]
+    token: str
+
+
+@pytest.fixture(scope="module")
+def live_stack(postgres_server_url: str, kafka_bootstrap: str) -> Iterator[LiveStack]:
+    """The three services, up for the whole module in a thread of their own.
+
+    Schemathesis calls them synchronously from the test, so they cannot share the
+    test's event loop; they get a loop (and a database and topics) of their own.
+    """
+    ready: Future[tuple[LiveStack, asyncio.AbstractEventLoop, asyncio.Event]] = Future()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        async with fresh_database(postgres_server_url) as database_url:
+            make_config = config_maker(database_url, kafka_bootstrap, await new_topic_prefix(kafka_bootstrap))
+            async with running_stack(make_config) as stack:
+                urls = {name: stack.url(name, "") for name in SERVICE_NAMES}
+                ready.set_result((LiveStack(urls, stack.admin_token), asyncio.get_running_loop(), stop))
+                await stop.wait()
+
+    stopped: Future[None] = Future()  # how the thread ended, for the fixture to report
+
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+            stopped.set_result(None)
+        except BaseException as exc:
+            (stopped if ready.done() else ready).set_exception(exc)
+
+    thread = threading.Thread(target=run, name="fuzzed-stack", daemon=True)
+    thread.start()
+    stack, loop, stop = ready.result(timeout=120)  # raises what kept the stack from starting
+    try:
+        yield stack
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        stopped.result(timeout=60)  # raises what failed while it ran or stopped
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_each_service_serves_its_document(service: str, live_stack: LiveStack) -> None:
+    response = requests.get(f"{live_stack.urls[service]}/openapi.json", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == openapi_document(service), f"{service} serves a document other than the exported one"
+
+
+def _token_headers(service: str, token: str) -> dict[str, str]:
+    return {"X-API-KEY": token} if service == "versioning" else {"Authorization": f"Bearer {token}"}
+
+
+def exercise(case: schemathesis.Case, service: str, stack: LiveStack) -> None:
+    """Send `case` with a valid token, with none and with a wrong one; check every answer."""
+    security = case.operation.definition.raw.get("security", [])
+    takes_token = bool(security)  # ops routes take none
+    needs_token = takes_token and {} not in security  # {} is "anonymous allowed"
+    for who, headers in (
+        ("a valid token", _token_headers(service, stack.token)),
+        ("no token", {}),
+        ("a wrong token", _token_headers(service, BAD_TOKEN)),
+    ):
+        response = case.call(base_url=stack.urls[service], headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+        refused = (who == "a wrong token" and takes_token) or (who == "no token" and needs_token)
+        # The coverage phase also sends methods the path does not have: those may answer 405 first.
+        if refused and response.request.method == case.operation.method.upper():
+            assert response.status_code == 401, (
+                f"{case.operation.label} with {who}: expected 401, got {response.status_code} {response.text[:300]}"
+            )
+
+
+# The documents as the code declares them (the test above checks that each service serves exactly that);
+# schemathesis sends the requests to the live services' addresses given in `exercise`.
+SCHEMAS = {name: schemathesis.openapi.from_dict(openapi_document(name), config=FUZZ_CONFIG) for name in SERVICE_NAMES}
+# /readyz takes no input and about a second per call (it opens a broker connection): it is checked once, below.
+catalog, ingest, versioning = (SCHEMAS[name].exclude(path="/readyz") for name in SERVICE_NAMES)
+
+
+def test_answers_about_things_that_exist_match_their_schemas(live_stack: LiveStack) -> None:
+    """The success answers random input rarely reaches: a repo and a source that exist, and /readyz."""
+    for service in SERVICE_NAMES:
+        _check(SCHEMAS[service]["/readyz"]["GET"].Case(), service, live_stack, expect=200, headers={})
+
+    headers = _token_headers("catalog", live_stack.token)
+    user = requests.get(f"{live_stack.urls['catalog']}/api/whoami-v2", headers=headers, timeout=10).json()["name"]
+    created = requests.post(
+        f"{live_stack.urls['catalog']}/api/repos/create",
+        json={"name": "fuzz-known", "type": "dataset"},
+        headers=headers,
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    repo = SCHEMAS["catalog"]["/api/{type}/{namespace}/{name}"]["GET"]
+    parameters = {"type": "datasets", "namespace": user, "name": "fuzz-known"}
+    for sent in (headers, {}):  # a public repo reads with or without a token
+        _check(repo.Case(path_parameters=parameters), "catalog", live_stack, expect=200, headers=sent)
+
+    source = requests.post(
+        f"{live_stack.urls['ingest']}/v2/huggingface-datasets",
+        json={"url": f"{user}/fuzz-known"},
+        headers=_token_headers("ingest", live_stack.token),
+        timeout=10,
+    )
+    assert source.status_code == 200, source.text
+    get_source = SCHEMAS["ingest"]["/v2/data-sources/{source_id}"]["GET"]
+    source_case = get_source.Case(path_parameters={"source_id": source.json()["id"]})
+    _check(source_case, "ingest", live_stack, expect=200, headers=_token_headers("ingest", live_stack.token))
+
+
+def _check(case: schemathesis.Case, service: str, stack: LiveStack, *, expect: int, headers: dict[str, str]) -> None:
+    response = case.call(base_url=stack.urls[service], headers=headers)
+    assert response.status_code == expect, f"{case.operation.label}: {response.status_code} {response.text[:300]}"
+    case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+@catalog.parametrize()
+def test_catalog(case: schemathesis.Case, live_stack: LiveStack) -> None:
+    exercise(case, "catalog", live_stack)
+
+
+@ingest.parametrize()
+def test_ingest(case: schemathesis.Case, live_stack: LiveStack) -> None:
+    exercise(case, "ingest", live_stack)
+
+
+@versioning.parametrize()
+def test_versioning(case: schemathesis.Case, live_stack: LiveStack) -> None:
+    exercise(case, "versioning", live_stack)
