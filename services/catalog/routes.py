@@ -59,13 +59,6 @@ def setup_file_routes(app: web.Application) -> None:
         403: "The token's user may read the repo but not write to it.",
     }
     json_object = dict[str, Any]
-    api.get(
-        REPO_API + "/revision/{rev:[\\s\\S]+}",
-        views.repo_info_at_revision,
-        ok=RepoInfo,
-        errors=read_errors,
-        summary="A repo's info at a revision",
-    )
     api.post(
         REPO_API + "/preupload/{rev:[\\s\\S]+}",
         files_views.preupload,
@@ -88,30 +81,20 @@ def setup_file_routes(app: web.Application) -> None:
         token="optional",
         summary="Commit (NDJSON: a header line, then file, lfsFile, deletedFile, deletedFolder lines)",
     )
-    api.get(
-        REPO_API + "/tree/{rest:[\\s\\S]+}",
-        history_views.tree,
-        ok=list[json_object],
-        errors=read_errors,
-        summary="Files and folders at a revision (`{rev}[/{path}]`; recursive, expand)",
-    )
-    api.post(
-        REPO_API + "/paths-info/{rev:[\\s\\S]+}",
-        history_views.paths_info,
-        ok=list[json_object],
-        errors=read_errors,
-        summary="Entries for the given paths that exist (form-encoded `paths`)",
-    )
-    api.get(
-        REPO_API + "/refs", history_views.list_refs, ok=json_object, errors=read_errors, summary="Branches, tags, PRs"
-    )
-    api.get(
-        REPO_API + "/commits/{rev:[\\s\\S]+}",
-        history_views.list_commits,
-        ok=list[json_object],
-        errors=read_errors,
-        summary="Commits reachable from a revision, newest first",
-    )
+    for method, path, view, ok, summary in (
+        ("GET", "/revision/{rev:[\\s\\S]+}", views.repo_info_at_revision, RepoInfo, "A repo's info at a revision"),
+        (
+            "GET",
+            "/tree/{rest:[\\s\\S]+}",
+            history_views.tree,
+            list[json_object],
+            "Files and folders at `{rev}[/{path}]`",
+        ),
+        ("POST", "/paths-info/{rev:[\\s\\S]+}", history_views.paths_info, list[json_object], "Entries of given paths"),
+        ("GET", "/refs", history_views.list_refs, json_object, "Branches, tags, converts and PRs"),
+        ("GET", "/commits/{rev:[\\s\\S]+}", history_views.list_commits, list[json_object], "Commits, newest first"),
+    ):
+        api.route(method, REPO_API + path, view, ok=ok, errors=read_errors, summary=summary)
     ref_errors = {**write_errors, 409: "The branch or tag exists (RefExists)."}
     for method, path, view, summary in (
         ("POST", "/branch/{ref:[\\s\\S]+}", history_views.create_branch, "Create a branch"),
