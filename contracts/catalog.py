@@ -51,9 +51,19 @@ class UpdatedRef(BaseModel):
 class RepoUpdated(_RepoEvent):
     event_type: ClassVar = "hubstream.catalog.repo.updated.v1"
 
-    head_sha: str | None
-    updated_refs: list[UpdatedRef] = Field(default_factory=list)
-    changed_paths: list[str] = Field(default_factory=list)
+    head_sha: str | None = Field(description="Commit at the head of main after the change (40 lowercase hex).")
+    updated_refs: list[UpdatedRef] = Field(
+        default_factory=list, description="The refs the change moved, created or deleted, with their commit ids."
+    )
+    changed_paths: list[str] = Field(
+        default_factory=list,
+        description="Files the commit added, modified or deleted (empty for branch and tag changes).",
+    )
+    changed_paths_truncated: bool = Field(
+        default=False,
+        description="True when the commit changed more paths than one event carries: changed_paths then lists "
+        "only the first ones (sorted) and a reader must compare the trees of old_sha and new_sha.",
+    )
 
 
 class RepoDeleted(_RepoEvent):

@@ -16,6 +16,7 @@ import asyncpg
 import yaml
 
 from services.catalog import store_listing as store
+from services.catalog.blobs import BlobStore
 
 # A README opens with `---`, then YAML, then a line of `---`. Anything else has no metadata.
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^---[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -24,6 +25,8 @@ _EMPTY_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n---[ \t]*(\r?\n|\Z)")
 MAX_FRONT_MATTER_BYTES = 256 * 1024
 # YAML aliases let a few lines describe a huge tree ("billion laughs"): the YAML parser shares the nodes, but the
 # JSON we store would not. Past this many values the metadata is refused as a whole, like invalid YAML.
+# The front matter opens the README: reading this much of it is enough, whatever the README's size.
+README_HEAD_BYTES = MAX_FRONT_MATTER_BYTES + 64 * 1024
 MAX_NODES = 20_000
 MAX_TAGS = 500
 MAX_TAG_LENGTH = 200
@@ -136,3 +139,14 @@ async def refresh_card(conn: asyncpg.Connection, repo_pk: str, readme_text: str 
     data, tags = card_data(readme_text, repo_type or "model")
     await store.set_repo_card(conn, repo_pk, data, tags)
     return tags
+
+
+async def refresh_card_from_blob(
+    conn: asyncpg.Connection, blobs: BlobStore, repo_pk: str, readme: asyncpg.Record | None
+) -> list[str]:
+    """`refresh_card` with the README main now has (a file entry: `sha256`, `size`; None when deleted)."""
+    text = None
+    if readme is not None:
+        chunks = [c async for c in blobs.read(readme["sha256"], 0, min(readme["size"], README_HEAD_BYTES))]
+        text = b"".join(chunks).decode("utf-8", "replace")  # a character cut at the end is past the front matter
+    return await refresh_card(conn, repo_pk, text)

@@ -13,15 +13,16 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import asyncpg
 import orjson
 from multidict import MultiMapping
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import BaseModel
 
 from services.catalog.errors import catalog_error
+from services.catalog.params import QueryBool, parse_bool
 from services.catalog.repo_admin import gated_value
 from services.catalog.responses import absent
 from services.catalog.store_listing import ListQuery
@@ -105,9 +106,6 @@ EXPAND: dict[str, frozenset[str]] = {
 }
 
 
-# The spellings of a boolean query parameter: httpx-based clients send true/false, requests-based ones True/False.
-BOOLEANS = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
-QueryBool = Annotated[bool, WithJsonSchema({"type": "string", "enum": list(BOOLEANS)})]
 ExpandName = Literal[tuple(sorted(frozenset().union(*EXPAND.values())))]  # type: ignore[valid-type]
 _WHOLE = re.compile(r"-?[0-9]+")
 
@@ -116,6 +114,7 @@ class InfoParams(BaseModel):
     """The query of `repo_info` (what `parse_expand` reads; repeated keys are lists)."""
 
     expand: list[ExpandName] = absent("Only these properties (plus `id` and `_id`); each must be one of the type's.")
+    blobs: QueryBool = absent("Siblings with their size, git blob id and LFS object.")
 
 
 class ListParams(BaseModel):
@@ -189,16 +188,6 @@ def repo_json(row: asyncpg.Record, shape: Shape) -> dict[str, Any]:
 
 def _bad(message: str) -> Exception:
     return catalog_error(400, "InvalidParameter", message)
-
-
-def parse_bool(params: MultiMapping[str], key: str) -> bool | None:
-    """`true`/`false` (httpx clients), `True`/`False` (requests clients), `1`/`0`; absent: None."""
-    value = params.get(key)
-    if value is None:
-        return None
-    if value in BOOLEANS:
-        return BOOLEANS[value]
-    raise _bad(f"{key}={value!r} is not a boolean: use true or false")
 
 
 def parse_expand(params: MultiMapping[str], repo_type: str) -> frozenset[str] | None:

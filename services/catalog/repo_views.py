@@ -7,7 +7,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from services.catalog import store_listing
+from services.catalog import store_files, store_listing
 from services.catalog.listing import page, parse_list_query
 from services.catalog.names import name_problem
 from services.catalog.repo_admin import Gated, delete_repo, gated_value, move_repo, parse_repo_id, update_settings
@@ -29,6 +29,12 @@ async def list_repos_view(request: web.Request) -> web.Response:
     query, shape = parse_list_query(request.query, repo_type, readable)
     rows = await store_listing.list_repos(pool, query)
     items, next_url = page(rows, query, shape, request.app[CONFIG].http.url, request.path, request.query)
+    if shape.full or (shape.expand is not None and "siblings" in shape.expand):
+        # Full listings carry each repo's files at its head, as the Hub's do: one query for the page.
+        heads = [(row["id"], row["head_sha"]) for row in rows[: len(items)] if row["head_sha"]]
+        paths = await store_files.head_paths(pool, heads) if heads else {}
+        for row, item in zip(rows, items, strict=False):
+            item["siblings"] = [{"rfilename": p} for p in paths.get(row["id"], [])]
     return json_response(items, headers={"Link": f'<{next_url}>; rel="next"'} if next_url else None)
 
 

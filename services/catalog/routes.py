@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.catalog import repo_views, views
+from services.catalog import files_views, history_views, parquet_views, repo_views, views
+from services.catalog.file_responses import (
+    CommitDone,
+    CommitEntry,
+    Empty,
+    LfsBatch,
+    ParquetConfigs,
+    ParquetSplits,
+    Preupload,
+    Refs,
+    Squashed,
+    TreeEntry,
+    YamlCheck,
+)
+from services.catalog.files_resources import files_ctx
 from services.catalog.listing import InfoParams, ListParams
 from services.catalog.responses import (
     CreatedRepo,
@@ -20,7 +34,9 @@ from services.runtime.keys import API
 TYPES = "{type:models|datasets|spaces}"
 REPO = f"/api/{TYPES}/{{namespace}}/{{name}}"
 
-NOT_FOUND = "No such repo, or a private one the caller may not see (RepoNotFound)."
+REPO_NOT_FOUND = "No such repo, or a private one the caller may not see (RepoNotFound)."
+NOT_FOUND = "No such repo (or a private one the caller may not see), revision, file or folder."
+INVALID = "An invalid repo id, revision, path, parameter or body (InvalidName, InvalidPath, InvalidRef, InvalidInput)."
 MOVED = (None, "The repo was moved: `Location` is the same URL under its new name (a read by an old name).")
 NOT_ADMIN = "The token is read-only, or its user does not administer the repo (Forbidden)."
 
@@ -47,7 +63,7 @@ def setup_routes(app: web.Application) -> None:
         repo_views.delete_repo_view,
         body=repo_views.RepoNameBody,
         ok=DeletedRepo,
-        errors={400: "Invalid body or repo name (InvalidName).", 403: NOT_ADMIN, 404: NOT_FOUND},
+        errors={400: "Invalid body or repo name (InvalidName).", 403: NOT_ADMIN, 404: REPO_NOT_FOUND},
         token="required",
         summary="Delete a repo",
     )
@@ -84,7 +100,7 @@ def setup_routes(app: web.Application) -> None:
         views.repo_info,
         query=InfoParams,
         ok=RepoInfo,
-        errors={400: "An `expand` property the repo type does not have (InvalidParameter).", 404: NOT_FOUND},
+        errors={400: INVALID, 404: NOT_FOUND},
         also={307: MOVED},
         summary="A repo's info",
     )
@@ -93,9 +109,212 @@ def setup_routes(app: web.Application) -> None:
         repo_views.settings_view,
         body=repo_views.SettingsBody,
         ok=RepoSettings,
-        errors={403: NOT_ADMIN, 404: NOT_FOUND},
+        errors={403: NOT_ADMIN, 404: REPO_NOT_FOUND},
         token="required",
         summary="Change a repo's visibility or gating",
     )
+    setup_file_routes(app)
     # Innermost, so it sees a view's RepoNotFound before it is rendered: old names of moved repos redirect.
     app.middlewares.append(repo_views.follow_moved_repos)
+
+
+def setup_file_routes(app: web.Application) -> None:
+    """Files and history: uploads, downloads, tree, refs, commits, branches, tags, parquet listings."""
+    app.cleanup_ctx.append(files_ctx)
+    api = app[API]
+    # Revisions, refs and paths (`[\s\S]+`: any character, a newline too) are judged by the views, after the token
+    # check, so a strange one gets the view's 400/404 rather than the router's "no such route".
+    read_errors = {400: INVALID, 404: NOT_FOUND}
+    write_errors = {**read_errors, 403: "The token's user may read the repo but not write to it (Forbidden)."}
+    api.get(
+        REPO + "/revision/{rev:[\\s\\S]+}",
+        views.repo_info_at_revision,
+        query=InfoParams,
+        ok=RepoInfo,
+        errors=read_errors,
+        also={307: MOVED},
+        summary="A repo's info at a revision",
+    )
+    api.post(
+        REPO + "/preupload/{rev:[\\s\\S]+}",
+        files_views.preupload,
+        body=files_views.PreuploadBody,
+        ok=Preupload,
+        errors=write_errors,
+        token="required",
+        summary="How to send each file (LFS or inline) and its current oid",
+    )
+    api.post(
+        REPO + "/commit/{rev:[\\s\\S]+}",
+        files_views.commit,
+        query=files_views.CommitParams,
+        ok=CommitDone,
+        errors={
+            **write_errors,
+            412: "parentCommit is not the branch head any more (CommitConflict).",
+            413: "A line of the payload is longer than the catalog accepts.",
+            422: "An LFS object the commit names was never uploaded, or has another size.",
+        },
+        token="required",
+        summary="Commit (NDJSON body: a header line, then file, lfsFile, deletedFile, deletedFolder lines)",
+    )
+    api.get(
+        REPO + "/tree/{rest:[\\s\\S]+}",
+        history_views.tree,
+        query=history_views.TreeParams,
+        ok=list[TreeEntry],
+        errors=read_errors,
+        also={307: MOVED},
+        summary="Files and folders at a revision (`{rev}[/{path}]`; recursive, expand; Link pages)",
+    )
+    api.post(
+        REPO + "/paths-info/{rev:[\\s\\S]+}",
+        history_views.paths_info,
+        ok=list[TreeEntry],
+        errors=read_errors,
+        summary="Entries for the given paths that exist (form-encoded `paths`, `expand`)",
+    )
+    api.get(
+        REPO + "/refs",
+        history_views.list_refs,
+        query=history_views.RefsParams,
+        ok=Refs,
+        errors=read_errors,
+        also={307: MOVED},
+        summary="Branches, tags, conversions and pull requests",
+    )
+    api.get(
+        REPO + "/commits/{rev:[\\s\\S]+}",
+        history_views.list_commits,
+        query=history_views.CommitsParams,
+        ok=list[CommitEntry],
+        errors=read_errors,
+        also={307: MOVED},
+        summary="Commits reachable from a revision, newest first (Link pages)",
+    )
+    ref_errors = {**write_errors, 409: "The branch or tag exists (RefExists)."}
+    api.post(
+        REPO + "/branch/{ref:[\\s\\S]+}",
+        history_views.create_branch,
+        body=history_views.CreateBranchBody,
+        ok=Empty,
+        errors=ref_errors,
+        token="required",
+        summary="Create a branch",
+    )
+    api.delete(
+        REPO + "/branch/{ref:[\\s\\S]+}",
+        history_views.delete_branch,
+        ok=Empty,
+        errors=write_errors,
+        token="required",
+        summary="Delete a branch",
+    )
+    api.post(
+        REPO + "/tag/{ref:[\\s\\S]+}",
+        history_views.create_tag,
+        body=history_views.CreateTagBody,
+        ok=Empty,
+        errors=ref_errors,
+        token="required",
+        summary="Tag a revision (the tag's name in the body)",
+    )
+    api.delete(
+        REPO + "/tag/{ref:[\\s\\S]+}",
+        history_views.delete_tag,
+        ok=Empty,
+        errors=write_errors,
+        token="required",
+        summary="Delete a tag",
+    )
+    api.post(
+        REPO + "/super-squash/{ref:[\\s\\S]+}",
+        history_views.super_squash,
+        body=history_views.SquashBody,
+        ok=Squashed,
+        errors=write_errors,
+        token="required",
+        summary="Squash a branch's history into one commit",
+    )
+    api.post(
+        "/api/validate-yaml",
+        files_views.validate_yaml,
+        body=files_views.ValidateYamlBody,
+        ok=YamlCheck,
+        errors={400: "The README's YAML front matter is invalid (InvalidMetadata; the body adds `errors`)."},
+        summary="Check a README's YAML metadata",
+    )
+    api.put(
+        "/api/lfs-upload/{repo_id:[0-9a-f]{24}}/{oid:[0-9a-f]{64}}",
+        files_views.lfs_upload,
+        query=files_views.UploadUrlParams,
+        ok=None,
+        errors={
+            400: "The bytes differ from the announced sha256 or size (ChecksumMismatch).",
+            403: "The URL was altered, forged or expired (InvalidUploadUrl).",
+            404: "The repo no longer exists.",
+            413: "Larger than the catalog accepts.",
+        },
+        token="optional",  # the URL authorizes; the client sends no token (a wrong one is still refused)
+        summary="The upload target of a signed LFS URL (no token: the URL authorizes)",
+    )
+    parquet = "/api/{type:datasets}/{namespace}/{name}/parquet"
+    parquet_errors = {400: INVALID, 404: "No such dataset, or no parquet files for it (ParquetNotFound)."}
+    api.get(
+        parquet,
+        parquet_views.all_configs,
+        ok=ParquetConfigs,
+        errors=parquet_errors,
+        summary="A dataset's parquet shards: config -> split -> shard URLs",
+    )
+    api.get(
+        parquet + "/{config}",
+        parquet_views.one_config,
+        ok=ParquetSplits,
+        errors=parquet_errors,
+        summary="The parquet shards of one config: split -> shard URLs",
+    )
+    api.get(
+        parquet + "/{config}/{split}",
+        parquet_views.one_split,
+        ok=list[str],
+        errors=parquet_errors,
+        summary="The parquet shard URLs of one split of one config",
+    )
+    api.get(
+        parquet + r"/{config}/{split}/{n:\d{1,6}}.parquet",
+        parquet_views.shard,
+        ok=None,
+        status=302,
+        errors=parquet_errors,
+        summary="One parquet shard: a redirect to its file at main's head",
+    )
+    # Git-style paths: datasets/ and spaces/ first, so a model route never reads "datasets" as a namespace.
+    for prefix, batch, resolve in (
+        (r"/{prefix:datasets|spaces}", files_views.lfs_batch, files_views.resolve_file),
+        ("", files_views.lfs_batch_model, files_views.resolve_file_model),
+    ):
+        api.post(
+            prefix + r"/{namespace}/{name:[^/]+?}.git/info/lfs/objects/batch",
+            batch,
+            body=files_views.LfsBatchBody,
+            ok=LfsBatch,
+            errors=write_errors,
+            token="required",
+            media_type=files_views.GIT_LFS_JSON,
+            summary="git-lfs batch API (upload): a signed PUT URL per object the repo lacks",
+        )
+        api.get(
+            prefix + "/{namespace}/{name}/resolve/{rest:[\\s\\S]+}",
+            resolve,
+            ok=bytes,
+            media_type="*/*",  # the file's own type, guessed from its name
+            errors={
+                **read_errors,
+                401: "A gated repo's file without a token (GatedRepo), or a token that is not valid.",
+                403: "A gated repo's file, and the caller is not among those with access (GatedRepo).",
+                416: "The Range is outside the file.",
+            },
+            also={206: (bytes, "The requested byte range."), 307: MOVED},
+            summary="A file at a revision (`{rev}/{path}`), with the Hub's metadata headers; Range → 206",
+        )

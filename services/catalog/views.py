@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.catalog import store
+from services.catalog import history_views, store
 from services.catalog.errors import catalog_error
 from services.catalog.listing import Shape, parse_expand, repo_json
 from services.catalog.names import NAME_PATTERN, name_problem
@@ -95,6 +95,18 @@ async def repo_info(request: web.Request) -> web.Response:
         # Missing and invisible look the same, as on the Hub.
         raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")
     item = repo_json(row, Shape(full=True, expand=expand))
-    if expand is None:
-        item["siblings"] = []
+    want_sha = expand is None or "sha" in expand
+    want_siblings = expand is None or "siblings" in expand
+    if want_sha or want_siblings or "rev" in request.match_info:
+        # At /revision/{rev} (or main): the commit's id and files; an unknown revision is a 404 RevisionNotFound.
+        fields = await history_views.revision_fields(request, row)
+        if want_sha:
+            item["sha"] = fields["sha"]
+        if want_siblings:
+            item["siblings"] = fields["siblings"]
     return json_response(item)
+
+
+async def repo_info_at_revision(request: web.Request) -> web.Response:
+    """A repo's info at a revision: a branch, a tag, a PR ref or a commit id (full or short)."""
+    return await repo_info(request)

@@ -1,7 +1,6 @@
-"""The catalog service alone, on real HTTP and a real PostgreSQL, with helpers to make users and read its outbox.
+"""The catalog service alone, on real HTTP, PostgreSQL and Kafka, with helpers to make users and read its outbox.
 
-Lighter than the three-service stack: no broker is needed to check what the catalog answers and which events it
-commits (its outbox rows are the events, and the relay that publishes them is tested in tests/runtime).
+Lighter than the three-service stack; tests/compat drives the real clients against the same fixture.
 """
 
 from __future__ import annotations
@@ -11,29 +10,35 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import orjson
+import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from services.catalog import identity, store, store_listing
+from services.operator import ensure_admin
 from services.registry import definition
-from services.runtime import db
-from services.runtime.outbox import Outbox
-from services.runtime.service import build_app
-from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
-from tests.conftest import free_port
+from services.runtime.outbox import Outbox, OutboxRelay
+from services.runtime.resources import BackgroundTasks
+from services.runtime.service import build_app, worker_deps
+from services.runtime.settings import ServiceConfig
 
 
 @dataclass
 class Catalog:
+    """The catalog's API and relay on real HTTP, PostgreSQL and Kafka; blobs under this test's own home."""
+
     config: ServiceConfig
     pool: asyncpg.Pool
     http: aiohttp.ClientSession
+    admin_token: str
+    home: Path
 
     @property
     def url(self) -> str:
@@ -70,22 +75,31 @@ class Catalog:
         return [orjson.loads(r["payload"])["data"] for r in rows]
 
 
+@pytest.fixture(autouse=True)
+def hubstream_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Blobs (and any other local state) of this test's services, and the client's cache, under its own folder."""
+    home = tmp_path / "hubstream"
+    monkeypatch.setenv("HUBSTREAM_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    return home
+
+
 @pytest_asyncio.fixture
-async def catalog(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Catalog]:
-    # Its own database; no topics: the catalog's API only writes its outbox.
-    port = free_port()
-    config = ServiceConfig(
-        service="catalog",
-        infra=InfraSettings(database_url=database_url, kafka=kafka_bootstrap, catalog_url=f"http://127.0.0.1:{port}"),
-        http=HttpSettings(host="127.0.0.1", port=port),
-    )
+async def catalog(make_config: Callable[[str], ServiceConfig], hubstream_home: Path) -> AsyncIterator[Catalog]:
+    """The catalog alone on this test's database and topics, its relay publishing what it commits."""
+    config = make_config("catalog")
     async with AsyncExitStack() as resources:
         server = TestServer(build_app(definition("catalog"), config), host="127.0.0.1", port=config.http.port)
         await server.start_server()
         resources.push_async_callback(server.close)
-        pool = await resources.enter_async_context(db.pool_context(config.infra.database_url, config.schema))
+        deps = await resources.enter_async_context(worker_deps(definition("catalog"), config))
+        relay = OutboxRelay(
+            deps.pool, deps.producer, config.infra.kafka, deps.outbox, topic_prefix=config.infra.topic_prefix
+        )
+        await resources.enter_async_context(BackgroundTasks({"catalog-relay": relay.run}))
+        token = await ensure_admin(config.infra, None)
         http = await resources.enter_async_context(aiohttp.ClientSession())
-        yield Catalog(config, pool, http)
+        yield Catalog(config, deps.pool, http, token, hubstream_home)
 
 
 async def load_repos(

@@ -208,6 +208,74 @@ def test_answers_about_things_that_exist_match_their_schemas(live_stack: LiveSta
     _check(source_case, "ingest", live_stack, expect=200, headers=_token_headers("ingest", live_stack.token))
 
 
+def test_answers_about_files_that_exist_match_their_schemas(live_stack: LiveStack) -> None:
+    """Files and history of a repo with commits, refs and an LFS object: answers random input never reaches."""
+    base, headers = live_stack.urls["catalog"], _token_headers("catalog", live_stack.token)
+    user = requests.get(f"{base}/api/whoami-v2", headers=headers, timeout=10).json()["name"]
+    assert requests.post(f"{base}/api/repos/create", json={"name": "fuzz-files"}, headers=headers, timeout=10).ok
+    lines = [
+        {"key": "header", "value": {"summary": "two files", "description": "for the schemas"}},
+        {
+            "key": "file",
+            "value": {"path": "README.md", "encoding": "base64", "content": "LS0tCmxpY2Vuc2U6IG1pdAotLS0K"},
+        },
+        {"key": "file", "value": {"path": "sub/a.txt", "encoding": "base64", "content": "aGVsbG8="}},
+    ]
+    committed = requests.post(
+        f"{base}/api/models/{user}/fuzz-files/commit/main",
+        data=b"\n".join(orjson.dumps(line) for line in lines),
+        headers={**headers, "Content-Type": "application/x-ndjson"},
+        timeout=10,
+    )
+    assert committed.status_code == 200, committed.text
+    repo = {"type": "models", "namespace": user, "name": "fuzz-files"}
+    catalog = SCHEMAS["catalog"]
+    cases = [
+        (catalog["/api/{type}/{namespace}/{name}/revision/{rev}"]["GET"], {"rev": "main"}, {"blobs": "true"}, None),
+        (catalog["/api/{type}/{namespace}/{name}/tree/{rest}"]["GET"], {"rest": "main"}, {"recursive": "true"}, None),
+        (catalog["/api/{type}/{namespace}/{name}/tree/{rest}"]["GET"], {"rest": "main/sub"}, {"expand": "true"}, None),
+        (catalog["/api/{type}/{namespace}/{name}/refs"]["GET"], {}, {"include_prs": "true"}, None),
+        (
+            catalog["/api/{type}/{namespace}/{name}/commits/{rev}"]["GET"],
+            {"rev": "main"},
+            {"expand[]": ["formatted"]},
+            None,
+        ),
+        (
+            catalog["/api/{type}/{namespace}/{name}/preupload/{rev}"]["POST"],
+            {"rev": "main"},
+            None,
+            {"files": [{"path": "sub/a.txt", "size": 5, "sample": "aGVsbG8="}, {"path": "b.bin", "size": 1 << 30}]},
+        ),
+        (catalog["/api/{type}/{namespace}/{name}/branch/{ref}"]["POST"], {"ref": "dev"}, None, {}),
+        (catalog["/api/{type}/{namespace}/{name}/tag/{ref}"]["POST"], {"ref": "main"}, None, {"tag": "v1"}),
+        (catalog["/api/{type}/{namespace}/{name}/tag/{ref}"]["DELETE"], {"ref": "v1"}, None, None),
+        (catalog["/api/{type}/{namespace}/{name}/super-squash/{ref}"]["POST"], {"ref": "dev"}, None, {}),
+        (catalog["/api/{type}/{namespace}/{name}/branch/{ref}"]["DELETE"], {"ref": "dev"}, None, None),
+        (catalog["/{namespace}/{name}/resolve/{rest}"]["GET"], {"rest": "main/sub/a.txt"}, None, None),
+        (catalog["/api/validate-yaml"]["POST"], {}, None, {"content": "---\nlicense: mit\n---\n"}),
+    ]
+    for operation, parameters, query, body in cases:
+        path_parameters = {**repo, **parameters} if "{namespace}" in operation.path else {}
+        if operation.path.startswith("/{namespace}"):
+            path_parameters = {"namespace": user, "name": "fuzz-files", **parameters}
+        extra = {} if body is None else {"body": body, "media_type": "application/json"}
+        case = operation.Case(path_parameters=path_parameters, query=query, **extra)
+        _check(case, "catalog", live_stack, expect=200, headers=headers)
+    batch = catalog["/{namespace}/{name}.git/info/lfs/objects/batch"]["POST"]
+    objects = [{"oid": "a" * 64, "size": 3}]
+    case = batch.Case(
+        path_parameters={"namespace": user, "name": "fuzz-files"},
+        body={"operation": "upload", "objects": objects},
+        media_type="application/json",
+    )
+    _check(case, "catalog", live_stack, expect=200, headers=headers)
+    ranged = catalog["/{namespace}/{name}/resolve/{rest}"]["GET"].Case(
+        path_parameters={"namespace": user, "name": "fuzz-files", "rest": "main/sub/a.txt"}
+    )
+    _check(ranged, "catalog", live_stack, expect=206, headers={**headers, "Range": "bytes=1-2"})
+
+
 def _check(case: schemathesis.Case, service: str, stack: LiveStack, *, expect: int, headers: dict[str, str]) -> None:
     response = case.call(base_url=stack.urls[service], headers=headers)
     assert response.status_code == expect, f"{case.operation.label}: {response.status_code} {response.text[:300]}"

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.catalog import identity
-from services.cli import _catalog
+from services.operator import catalog_connection
 from services.runtime.limits import DEFAULT_MAX_BODY
 from services.runtime.logging import log_handler
 from tests.conftest import wait_until
@@ -69,7 +69,7 @@ async def raw_request(stack: Stack, service: str, text: str) -> bytes:
 async def test_tokens_never_reach_a_log_line(stack: Stack, captured_logs: io.StringIO) -> None:
     custom_good = f"custom-good-{uuid.uuid4().hex}"
     custom_revoked = f"custom-revoked-{uuid.uuid4().hex}"
-    conn, outbox = await _catalog(stack.configs["catalog"].infra)
+    conn, outbox = await catalog_connection(stack.configs["catalog"].infra)
     try:
         async with conn.transaction():
             await identity.create_user(conn, "alice")

@@ -24,7 +24,7 @@ from multidict import CIMultiDictProxy
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy import postgres
-from services.cli import ensure_admin
+from services.operator import ensure_admin
 from services.registry import definition
 from services.runtime.auth import token_sha256
 from services.runtime.keys import POOL
