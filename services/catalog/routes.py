@@ -126,15 +126,6 @@ def setup_file_routes(app: web.Application) -> None:
     # check, so a strange one gets the view's 400/404 rather than the router's "no such route".
     read_errors = {400: INVALID, 404: NOT_FOUND}
     write_errors = {**read_errors, 403: "The token's user may read the repo but not write to it (Forbidden)."}
-    api.get(
-        REPO + "/revision/{rev:[\\s\\S]+}",
-        views.repo_info_at_revision,
-        query=InfoParams,
-        ok=RepoInfo,
-        errors=read_errors,
-        also={307: MOVED},
-        summary="A repo's info at a revision",
-    )
     api.post(
         REPO + "/preupload/{rev:[\\s\\S]+}",
         files_views.preupload,
@@ -158,15 +149,25 @@ def setup_file_routes(app: web.Application) -> None:
         token="required",
         summary="Commit (NDJSON body: a header line, then file, lfsFile, deletedFile, deletedFolder lines)",
     )
-    api.get(
-        REPO + "/tree/{rest:[\\s\\S]+}",
-        history_views.tree,
-        query=history_views.TreeParams,
-        ok=list[TreeEntry],
-        errors=read_errors,
-        also={307: MOVED},
-        summary="Files and folders at a revision (`{rev}[/{path}]`; recursive, expand; Link pages)",
-    )
+    for path, view, query, ok, summary in (
+        ("/revision/{rev:[\\s\\S]+}", views.repo_info_at_revision, InfoParams, RepoInfo, "A repo's info at a revision"),
+        (
+            "/tree/{rest:[\\s\\S]+}",
+            history_views.tree,
+            history_views.TreeParams,
+            list[TreeEntry],
+            "Files and folders at a revision (`{rev}[/{path}]`; recursive, expand; Link pages)",
+        ),
+        ("/refs", history_views.list_refs, history_views.RefsParams, Refs, "Branches, tags, conversions and PRs"),
+        (
+            "/commits/{rev:[\\s\\S]+}",
+            history_views.list_commits,
+            history_views.CommitsParams,
+            list[CommitEntry],
+            "Commits reachable from a revision, newest first (Link pages)",
+        ),
+    ):
+        api.get(REPO + path, view, query=query, ok=ok, errors=read_errors, also={307: MOVED}, summary=summary)
     api.post(
         REPO + "/paths-info/{rev:[\\s\\S]+}",
         history_views.paths_info,
@@ -174,68 +175,48 @@ def setup_file_routes(app: web.Application) -> None:
         errors=read_errors,
         summary="Entries for the given paths that exist (form-encoded `paths`, `expand`)",
     )
-    api.get(
-        REPO + "/refs",
-        history_views.list_refs,
-        query=history_views.RefsParams,
-        ok=Refs,
-        errors=read_errors,
-        also={307: MOVED},
-        summary="Branches, tags, conversions and pull requests",
-    )
-    api.get(
-        REPO + "/commits/{rev:[\\s\\S]+}",
-        history_views.list_commits,
-        query=history_views.CommitsParams,
-        ok=list[CommitEntry],
-        errors=read_errors,
-        also={307: MOVED},
-        summary="Commits reachable from a revision, newest first (Link pages)",
-    )
     ref_errors = {**write_errors, 409: "The branch or tag exists (RefExists)."}
-    api.post(
-        REPO + "/branch/{ref:[\\s\\S]+}",
-        history_views.create_branch,
-        body=history_views.CreateBranchBody,
-        ok=Empty,
-        errors=ref_errors,
-        token="required",
-        summary="Create a branch",
-    )
-    api.delete(
-        REPO + "/branch/{ref:[\\s\\S]+}",
-        history_views.delete_branch,
-        ok=Empty,
-        errors=write_errors,
-        token="required",
-        summary="Delete a branch",
-    )
-    api.post(
-        REPO + "/tag/{ref:[\\s\\S]+}",
-        history_views.create_tag,
-        body=history_views.CreateTagBody,
-        ok=Empty,
-        errors=ref_errors,
-        token="required",
-        summary="Tag a revision (the tag's name in the body)",
-    )
-    api.delete(
-        REPO + "/tag/{ref:[\\s\\S]+}",
-        history_views.delete_tag,
-        ok=Empty,
-        errors=write_errors,
-        token="required",
-        summary="Delete a tag",
-    )
-    api.post(
-        REPO + "/super-squash/{ref:[\\s\\S]+}",
-        history_views.super_squash,
-        body=history_views.SquashBody,
-        ok=Squashed,
-        errors=write_errors,
-        token="required",
-        summary="Squash a branch's history into one commit",
-    )
+    for method, path, view, body, ok, errors, summary in (
+        (
+            "POST",
+            "/branch/",
+            history_views.create_branch,
+            history_views.CreateBranchBody,
+            Empty,
+            ref_errors,
+            "Create a branch",
+        ),
+        ("DELETE", "/branch/", history_views.delete_branch, None, Empty, write_errors, "Delete a branch"),
+        (
+            "POST",
+            "/tag/",
+            history_views.create_tag,
+            history_views.CreateTagBody,
+            Empty,
+            ref_errors,
+            "Tag a revision (the tag's name in the body)",
+        ),
+        ("DELETE", "/tag/", history_views.delete_tag, None, Empty, write_errors, "Delete a tag"),
+        (
+            "POST",
+            "/super-squash/",
+            history_views.super_squash,
+            history_views.SquashBody,
+            Squashed,
+            write_errors,
+            "Squash a branch's history into one commit",
+        ),
+    ):
+        api.route(
+            method,
+            REPO + path + "{ref:[\\s\\S]+}",
+            view,
+            body=body,
+            ok=ok,
+            errors=errors,
+            token="required",
+            summary=summary,
+        )
     api.post(
         "/api/validate-yaml",
         files_views.validate_yaml,
