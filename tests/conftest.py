@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import subprocess
 import uuid
@@ -26,7 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from deploy import broker, postgres
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import admin_context, ensure_topics
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
 from tests.ports import PortAllocator
 
@@ -128,9 +129,26 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
 
 
 @pytest_asyncio.fixture
-async def topic_prefix(kafka_bootstrap: str) -> str:
-    """A topic namespace of this test's own, with every contract topic created in it."""
-    return await new_topic_prefix(kafka_bootstrap)
+async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A topic namespace of this test's own, with every contract topic created in it; deleted afterwards.
+
+    Deleted because the broker keeps files open for every partition it holds, and a session of a few
+    hundred tests would otherwise run it out of file descriptors (one broker serves the whole run).
+    """
+    prefix = await new_topic_prefix(kafka_bootstrap)
+    yield prefix
+    await delete_topics_under(kafka_bootstrap, prefix)
+
+
+async def delete_topics_under(kafka_bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix`; a broker that does not answer is only logged."""
+    try:
+        async with asyncio.timeout(30), admin_context(kafka_bootstrap) as admin:
+            topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+            if topics:
+                await admin.delete_topics(topics)
+    except Exception as exc:  # a teardown must not fail the test it follows
+        logging.getLogger(__name__).warning("could not delete the topics under %s: %s", prefix, exc)
 
 
 async def new_topic_prefix(kafka_bootstrap: str) -> str:
