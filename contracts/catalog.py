@@ -51,13 +51,49 @@ class UpdatedRef(BaseModel):
 class RepoUpdated(_RepoEvent):
     event_type: ClassVar = "hubstream.catalog.repo.updated.v1"
 
-    head_sha: str | None
-    updated_refs: list[UpdatedRef] = Field(default_factory=list)
-    changed_paths: list[str] = Field(default_factory=list)
+    head_sha: str | None = Field(description="Commit at the head of main after the change (40 lowercase hex).")
+    updated_refs: list[UpdatedRef] = Field(
+        default_factory=list, description="The refs the change moved, created or deleted, with their commit ids."
+    )
+    changed_paths: list[str] = Field(
+        default_factory=list,
+        description="Files the commit added, modified or deleted (empty for branch and tag changes).",
+    )
+    changed_paths_truncated: bool = Field(
+        default=False,
+        description="True when the commit changed more paths than one event carries: changed_paths then lists "
+        "only the first ones (sorted) and a reader must compare the trees of old_sha and new_sha.",
+    )
 
 
 class RepoDeleted(_RepoEvent):
     event_type: ClassVar = "hubstream.catalog.repo.deleted.v1"
+
+
+class RepoMoved(_RepoEvent):
+    """A repo got a new name (`repo_id`); its old name now redirects to it.
+
+    Keyed by the old name, so that it follows, in order, everything published under that name. Events after
+    the move use the new name's key.
+    """
+
+    event_type: ClassVar = "hubstream.catalog.repo.moved.v1"
+
+    from_repo_id: str = Field(pattern=r"^[^/]+/[^/]+$", description='The old "owner/name".')
+    private: bool
+
+    def key(self) -> str:
+        return repo_key(self.repo_type, self.from_repo_id)
+
+
+class RepoSettingsChanged(_RepoEvent):
+    """Visibility or gating changed; both values are the ones now in force."""
+
+    event_type: ClassVar = "hubstream.catalog.repo.settings_changed.v1"
+
+    private: bool
+    gated: Literal[False, "auto", "manual"] = Field(description="false, or how access requests are approved")
+    changed: list[Literal["private", "gated"]] = Field(description="Which of the two this change set.")
 
 
 class _TokenEvent(Event):

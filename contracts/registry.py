@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from contracts.base import Event
-from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
+from contracts.catalog import (
+    RepoCreated,
+    RepoDeleted,
+    RepoMoved,
+    RepoSettingsChanged,
+    RepoUpdated,
+    TokenCreated,
+    TokenRevoked,
+)
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
 from contracts.versioning import DatapointsDeltaRequested, DatasetVersionCreated
 
@@ -11,6 +19,8 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     RepoCreated,
     RepoUpdated,
     RepoDeleted,
+    RepoMoved,
+    RepoSettingsChanged,
     TokenCreated,
     TokenRevoked,
     IndexRequested,

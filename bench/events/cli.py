@@ -8,18 +8,15 @@ import dataclasses
 import logging
 import random
 import resource
-import signal
-from collections.abc import Coroutine
-from typing import Any
 
 from bench.events.infra import fresh_database, infrastructure, is_local_database, is_local_kafka, run_target
 from bench.events.outbox import drain_phase, writers_phase
 from bench.events.payload import envelope_size
 from bench.events.plan import Plan, make_plan
 from bench.events.raw import raw_phase
-from bench.events.report import DRAIN, RATE, SATURATION, WRITERS_LABEL, PhaseResult, Report, num, say
+from bench.events.report import DRAIN, RATE, SATURATION, WRITERS_LABEL, PhaseResult, Report, num
 from bench.events.tasks import STOP_TIMEOUT
-from services.runtime.logging import init_logging
+from bench.running import run_command, say
 
 log = logging.getLogger("bench.events")
 
@@ -136,26 +133,6 @@ async def amain(argv: list[str] | None = None) -> int:
     return report.exit_code
 
 
-async def _cancel_on_sigterm(work: Coroutine[Any, Any, int]) -> int:
-    # SIGTERM cancels like Ctrl-C does, so the servers and the database are cleaned up either way.
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        return await work
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)  # parse first: --help and usage errors need no event loop
-    init_logging("INFO" if args.verbose else "WARNING", process="bench")
-    try:
-        return asyncio.run(_cancel_on_sigterm(amain(argv)))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        say("interrupted; cleaned up")
-        return 130
-    except Exception:
-        log.exception("benchmark failed")
-        return 1
+    return run_command(amain, argv, verbose=args.verbose, log=log)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench.events.report import say
+from bench.running import say
 from deploy import broker, postgres
 from services.runtime.kafka import admin_context
 

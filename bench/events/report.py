@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 
 from contracts.ingest import IndexProgress
@@ -18,11 +17,6 @@ DRAIN = "drain"  # hubstream only: the outbox is full before the relay and the c
 RATE = "rate"  # a moderate fixed rate
 
 WRITERS_LABEL = "saturation+writers"  # hubstream's saturation phase: its writers' commits are in the figures
-
-
-def say(message: str) -> None:
-    """Progress on stderr, so that stdout holds only the report."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass

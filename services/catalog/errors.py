@@ -12,8 +12,26 @@ CatalogErrorCode = Literal[
     "RepoNotFound",  # missing or not visible to the caller: the Hub never reveals private repos
     "RepoExists",
     "InvalidName",
+    "GatedRepo",  # a gated repo's files, asked for by someone without access (the client raises GatedRepoError)
+    "InvalidParameter",  # a query parameter out of its range: unknown sort key, bad limit, cursor or expand
+    # Files and history
+    "RevisionNotFound",  # the Hub client maps these two to RevisionNotFoundError / EntryNotFoundError
+    "EntryNotFound",
+    "InvalidPath",  # absolute, '..', NUL, control characters, inside .git/
+    "InvalidCommit",  # a malformed commit payload (NDJSON line, operation, missing header)
+    "CommitConflict",  # parentCommit is not the head of the branch any more (412)
+    "LfsObjectMissing",  # a commit names an LFS object never uploaded to this repo
+    "ChecksumMismatch",  # uploaded bytes do not match the announced sha256 or size
+    "RefExists",
+    "InvalidRef",
+    "RangeNotSatisfiable",
+    "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
+    "InvalidMetadata",  # a README's YAML front matter that does not parse (validate-yaml)
+    "ParquetNotFound",  # the dataset (config, split, shard) has no parquet files
 ]
 
 
-def catalog_error(status: int, code: CatalogErrorCode, message: str, **extra: object) -> ApiError:
-    return ApiError(status, code, message, extra=dict(extra))
+def catalog_error(
+    status: int, code: CatalogErrorCode, message: str, *, headers: dict[str, str] | None = None, **extra: object
+) -> ApiError:
+    return ApiError(status, code, message, headers=headers, extra=dict(extra))

@@ -1,4 +1,4 @@
-"""Repos: creation and visibility. Files, commits and refs come with the catalog issue."""
+"""Repos: creation and visibility. Files, commits and refs are in commits.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from contracts.catalog import RepoCreated
-from services.catalog import store
+from services.catalog import commits, store
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.runtime.auth import Principal
@@ -81,6 +81,7 @@ async def create_repo(
     if row is None:
         # The client reads `url` from the 409 body when exist_ok=True.
         raise catalog_error(409, "RepoExists", f"You already created this {ref.repo_type} repo", url=ref.url(base_url))
+    head_sha = await commits.initial_commit(conn, row["id"], principal.user)
     await outbox.add(
         conn,
         RepoCreated(
@@ -88,7 +89,7 @@ async def create_repo(
             repo_id=ref.repo_id,
             private=private,
             author=principal.user,
-            head_sha=row["head_sha"],
+            head_sha=head_sha,
         ),
     )
     return row

@@ -7,9 +7,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.catalog import store
+from services.catalog import history_views, store
 from services.catalog.errors import catalog_error
+from services.catalog.listing import Shape, parse_expand, repo_json
 from services.catalog.names import NAME_PATTERN, name_problem
+from services.catalog.repo_admin import after_create
 from services.catalog.repos import RepoRef, can_read, create_repo
 from services.runtime.auth import require_principal
 from services.runtime.http import iso_utc, json_response, parse_body
@@ -65,6 +67,7 @@ class CreateRepoBody(BaseModel):
     type: Literal["model", "dataset", "space"] = "model"
     private: bool | None = None
     visibility: Literal["public", "private", "protected"] | None = None
+    sdk: Literal["gradio", "streamlit", "docker", "static"] | None = None  # spaces
 
 
 async def create_repo_view(request: web.Request) -> web.Response:
@@ -77,6 +80,7 @@ async def create_repo_view(request: web.Request) -> web.Response:
     base_url = request.app[CONFIG].http.url
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await create_repo(conn, request.app[OUTBOX], principal, ref, private=private, base_url=base_url)
+        await after_create(conn, row, sdk=body.sdk if body.type == "space" else None)
     return json_response({"url": ref.url(base_url), "name": ref.repo_id, "id": row["id"]})
 
 
@@ -84,25 +88,25 @@ async def repo_info(request: web.Request) -> web.Response:
     repo_type = request.match_info["type"].removesuffix("s")
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     pool = request.app[POOL]
+    expand = parse_expand(request.query, repo_type)
     valid = name_problem(namespace, "namespace") is None and name_problem(name, "repo") is None
     row = await store.repo(pool, repo_type, namespace, name) if valid else None
     if row is None or not await can_read(pool, request.get(PRINCIPAL), row):
         # Missing and invisible look the same, as on the Hub.
         raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")
-    return json_response(
-        {
-            "_id": row["id"],
-            "id": f"{namespace}/{name}",
-            "author": namespace,
-            "sha": row["head_sha"],
-            "private": row["private"],
-            "gated": False,
-            "disabled": False,
-            "downloads": 0,
-            "likes": 0,
-            "tags": [],
-            "createdAt": iso_utc(row["created_at"]),
-            "lastModified": iso_utc(row["updated_at"]),
-            "siblings": [],
-        }
-    )
+    item = repo_json(row, Shape(full=True, expand=expand))
+    want_sha = expand is None or "sha" in expand
+    want_siblings = expand is None or "siblings" in expand
+    if want_sha or want_siblings or "rev" in request.match_info:
+        # At /revision/{rev} (or main): the commit's id and files; an unknown revision is a 404 RevisionNotFound.
+        fields = await history_views.revision_fields(request, row)
+        if want_sha:
+            item["sha"] = fields["sha"]
+        if want_siblings:
+            item["siblings"] = fields["siblings"]
+    return json_response(item)
+
+
+async def repo_info_at_revision(request: web.Request) -> web.Response:
+    """A repo's info at a revision: a branch, a tag, a PR ref or a commit id (full or short)."""
+    return await repo_info(request)

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "events": "outbox -> Kafka -> consumer vs raw aiokafka",
     "ingest": "index a 2M-row parquet corpus vs tantivy direct and PostgreSQL FTS; keyword search latency",
     "faults": "steady writes while the broker, PostgreSQL, relays and workers are killed",
+    "catalog": "listing and repo_info latency over HTTP vs the same SQL, with 1M repos",
 }
 
 

@@ -8,6 +8,7 @@ clients parse (see `ErrorShape`), always with `X-Request-Id` and a stable
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Literal
@@ -34,6 +35,8 @@ RuntimeErrorCode = Literal[
     "BrokerUnavailable",  # 503 + Retry-After: Kafka cannot be reached right now
     "InternalError",  # a bug; the body carries the request id to find the traceback by
 ]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _HTTP_CODES: dict[int, RuntimeErrorCode] = {
     401: "Unauthorized",
@@ -105,11 +108,9 @@ def detail_shape(err: ApiError) -> dict[str, Any]:
 def render(err: ApiError, shape: ErrorShape, request_id: str) -> web.Response:
     headers = {
         "X-Error-Code": err.code,
-        # Header values must be one line of latin-1; the body carries the full text.
-        "X-Error-Message": err.message.replace("\r", " ")
-        .replace("\n", " ")
-        .encode("latin-1", "replace")
-        .decode("latin-1")[:500],
+        # Header values must be one line of latin-1 without control characters (aiohttp drops the connection
+        # rather than send one, and a message may quote the client's input); the body carries the full text.
+        "X-Error-Message": _CONTROL.sub(" ", err.message).encode("latin-1", "replace").decode("latin-1")[:500],
         "X-Request-Id": request_id,
         **err.headers,
     }

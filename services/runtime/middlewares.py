@@ -60,9 +60,14 @@ def runtime_middlewares(token_extractor: TokenExtractor, auth_required: bool) ->
 async def request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     sent = request.headers.get("X-Request-Id", "")
     request[REQUEST_ID] = sent if _REQUEST_ID_OK.match(sent) else uuid.uuid4().hex
-    response = await handler(request)
-    response.headers["X-Request-Id"] = request[REQUEST_ID]
-    return response
+    return await handler(request)
+
+
+async def stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: every answer carries X-Request-Id, streamed ones too (a view that streams a
+    download sends its headers itself, before any middleware sees the response)."""
+    if REQUEST_ID in request:
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
 
 
 @web.middleware

@@ -1,11 +1,19 @@
-"""Real clients run against the same in-process stack as the end-to-end tests."""
+"""Real clients against a running catalog (tests/catalog/conftest.py) or, for cross-service tests, the whole stack."""
 
 import os
 
-from tests.e2e.conftest import stack
+import pytest
 
 # Recent huggingface_hub releases upload through Xet whenever hf_xet is installed, and read this once,
 # when first imported: set it before any test module imports the client. hubstream speaks plain HTTP.
 os.environ["HF_HUB_DISABLE_XET"] = "1"
+# 2.x fetches an "agent harness" registry from the default endpoint on first use: nothing may leave the machine.
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-__all__ = ["stack"]
+from tests.catalog.conftest import Catalog, catalog, hubstream_home
+from tests.e2e.conftest import stack
+
+# The client's own HTTP library warns about how the client calls it (an LFS PUT of raw bytes); not ours to fix.
+CLIENT_WARNINGS = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
+
+__all__ = ["CLIENT_WARNINGS", "Catalog", "catalog", "hubstream_home", "stack"]

@@ -12,7 +12,16 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import ContractError, Event, decode, encode, event_class, wrap
-from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked, UpdatedRef
+from contracts.catalog import (
+    RepoCreated,
+    RepoDeleted,
+    RepoMoved,
+    RepoSettingsChanged,
+    RepoUpdated,
+    TokenCreated,
+    TokenRevoked,
+    UpdatedRef,
+)
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
 from contracts.registry import EVENT_CLASSES, EVENT_TYPES
 from contracts.versioning import Datapoint, DatapointsDeltaRequested, DatasetVersionCreated
@@ -32,6 +41,8 @@ SAMPLES: tuple[Event, ...] = (
         changed_paths=["data/train.parquet"],
     ),
     RepoDeleted(repo_type="model", repo_id="alice/bert"),
+    RepoMoved(repo_type="model", repo_id="acme/bert", from_repo_id="alice/bert", private=False),
+    RepoSettingsChanged(repo_type="dataset", repo_id="alice/squad", private=True, gated="manual", changed=["gated"]),
     TokenCreated(user="alice", token_id="tok_1", token_sha256=SHA256, role="write", display_name="ci", created_at=WHEN),
     TokenRevoked(user="alice", token_id="tok_1", token_sha256=SHA256, revoked_at=WHEN),
     IndexRequested(source_id=SOURCE_ID, dataset="alice/squad", requested_by="tests"),

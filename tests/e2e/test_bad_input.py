@@ -145,3 +145,13 @@ async def test_a_body_over_the_route_limit_is_413_in_the_api_shape(
     assert (status, headers["X-Error-Code"], list(body)) == (413, "PayloadTooLarge", [key])
     assert "at most 1 MiB" in body[key]
     assert "at most 1 MiB" in headers["X-Error-Message"]
+
+
+async def test_an_error_quoting_control_characters_is_still_sent(stack: Stack) -> None:
+    # The message quotes the repo id, \x1f included; a header may not carry it (aiohttp would drop the connection).
+    status, headers, body = await stack.call(
+        "PUT", "catalog", "/api/models/%1F/x/settings", token=stack.admin_token, json={}
+    )
+    assert (status, headers["X-Error-Code"]) == (404, "RepoNotFound")
+    assert "\x1f" in body["error"]
+    assert headers["X-Error-Message"] == "Repository Not Found: model  /x."

@@ -1,0 +1,43 @@
+"""How a benchmark's command runs: logging, one event loop, Ctrl-C and SIGTERM both cancel and clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from services.runtime.logging import init_logging
+
+
+def say(message: str) -> None:
+    """Progress on stderr, so that stdout holds only the report."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def _cancel_on_sigterm(work: Coroutine[Any, Any, int]) -> int:
+    # SIGTERM cancels like Ctrl-C does, so servers and databases are cleaned up either way.
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await work
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def run_command(amain: Callable[[list[str] | None], Coroutine[Any, Any, int]], argv: list[str] | None, *,
+                verbose: bool, log: logging.Logger) -> int:  # fmt: skip
+    """Run `amain(argv)` to its exit code; 130 when interrupted, 1 (with the traceback logged) when it fails."""
+    init_logging("INFO" if verbose else "WARNING", process="bench")
+    try:
+        return asyncio.run(_cancel_on_sigterm(amain(argv)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        say("interrupted; cleaned up")
+        return 130
+    except Exception:
+        log.exception("benchmark failed")
+        return 1

@@ -1,0 +1,120 @@
+"""Content-addressed file contents: one small interface, and the local-disk store behind it.
+
+Every file a commit names (regular or LFS) is a blob keyed by its sha256. Uploads
+stream through a temporary file while being hashed, so a file of any size costs
+one chunk of memory; the blob appears under its final name only once it is
+complete and (when the caller knows what to expect) verified.
+An S3-compatible store implements the same three methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+
+
+class BlobMismatch(ValueError):
+    """The bytes received are not the ones announced (size or sha256); nothing was stored."""
+
+
+class BlobStore(Protocol):
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expect_sha256: str | None = None, expect_size: int | None = None
+    ) -> StoredBlob: ...
+
+    async def put_bytes(self, data: bytes) -> StoredBlob: ...
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of the blob (end None: to its end)."""
+        ...
+
+    async def exists(self, sha256: str) -> bool: ...
+
+
+class LocalBlobStore:
+    """Blobs as files `<root>/ab/cd/<sha256>`; partial uploads under `<root>/tmp/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expect_sha256: str | None = None, expect_size: int | None = None
+    ) -> StoredBlob:
+        temp = self.tmp / uuid.uuid4().hex
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with temp.open("wb") as out:
+                # Network reads arrive in small pieces: gather about a chunk, then hash and write it off
+                # the event loop (both block), one thread hop per chunk rather than per piece.
+                pending = bytearray()
+                async for piece in chunks:
+                    size += len(piece)
+                    if expect_size is not None and size > expect_size:
+                        raise BlobMismatch(f"received more than the {expect_size} bytes announced")
+                    pending += piece
+                    if len(pending) >= CHUNK:
+                        await asyncio.to_thread(_hash_and_write, digest, out, pending)
+                        pending = bytearray()
+                if pending:
+                    await asyncio.to_thread(_hash_and_write, digest, out, pending)
+            sha256 = digest.hexdigest()
+            if expect_size is not None and size != expect_size:
+                raise BlobMismatch(f"received {size} bytes, {expect_size} were announced")
+            if expect_sha256 is not None and sha256 != expect_sha256:
+                raise BlobMismatch(f"the content's sha256 is {sha256}, {expect_sha256} was announced")
+            final = self.path(sha256)
+            if final.exists():
+                temp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temp, final)  # atomic: readers see a whole blob or none
+            return StoredBlob(sha256, size)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    async def put_bytes(self, data: bytes) -> StoredBlob:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put(one())
+
+    async def read(self, sha256: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        with self.path(sha256).open("rb") as src:
+            src.seek(start)
+            left = None if end is None else end - start
+            while left is None or left > 0:
+                want = CHUNK if left is None else min(CHUNK, left)
+                chunk = await asyncio.to_thread(src.read, want)
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+
+    async def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+
+def _hash_and_write(digest: hashlib._Hash, out: object, chunk: bytes | bytearray) -> None:
+    digest.update(chunk)
+    out.write(chunk)  # type: ignore[attr-defined]

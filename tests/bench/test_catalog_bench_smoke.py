@@ -1,0 +1,38 @@
+"""The catalog benchmark runs end to end on a few repos and leaves no database behind.
+
+Only that it works is checked; its figures depend on the machine and are never asserted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import catalog
+from bench.events import is_local_database
+from tests.bench.test_bench_smoke import _bench_databases
+
+
+async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
+    postgres_server_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not is_local_database(postgres_server_url):
+        pytest.skip("the benchmark only runs against PostgreSQL on this machine")
+    before = await _bench_databases(postgres_server_url)
+
+    code = await catalog.amain(
+        ["--repos", "3000", "--requests", "10", "--warmup", "2", "--repeats", "3", "--page-size", "20",
+         "--database-url", postgres_server_url]
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "3,000 repos loaded with COPY, indexed and analyzed" in out
+    for scenario in ("default order", "sort=lastModified", "search", "filter"):
+        for depth in ("first page", "deep page"):
+            assert f"{scenario}, {depth}" in out, out
+    rows = [line.split()[:2] for line in out.splitlines()]
+    assert sum(1 for r in rows if r[:1] == ["sql"]) == 9, out  # a baseline beside every scenario
+    assert "repo_info" in out
+    assert "listing p99 over HTTP, worst scenario:" in out
+    assert "peak RSS: catalog server" in out
+    assert await _bench_databases(postgres_server_url) <= before
