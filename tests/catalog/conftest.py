@@ -78,7 +78,7 @@ class Catalog:
 @pytest.fixture(autouse=True)
 def hubstream_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Blobs (and any other local state) of this test's services, and the client's cache, under its own folder."""
-    home = tmp_path / "hubstream"
+    home = tmp_path / "home"  # where make_config (tests/conftest.py) puts the services' state
     monkeypatch.setenv("HUBSTREAM_HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     return home
@@ -93,9 +93,7 @@ async def catalog(make_config: Callable[[str], ServiceConfig], hubstream_home: P
         await server.start_server()
         resources.push_async_callback(server.close)
         deps = await resources.enter_async_context(worker_deps(definition("catalog"), config))
-        relay = OutboxRelay(
-            deps.pool, deps.producer, config.infra.kafka, deps.outbox, topic_prefix=config.infra.topic_prefix
-        )
+        relay = OutboxRelay(deps.pool, config.infra.kafka, deps.outbox, topic_prefix=config.infra.topic_prefix)
         await resources.enter_async_context(BackgroundTasks({"catalog-relay": relay.run}))
         token = await ensure_admin(config.infra, None)
         http = await resources.enter_async_context(aiohttp.ClientSession())
