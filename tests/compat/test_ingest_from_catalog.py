@@ -8,6 +8,7 @@ new index in.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 
@@ -59,8 +60,9 @@ async def settled(stack: Stack, source_id: str) -> dict:
 
 async def test_datasets_uploaded_with_the_hub_client_are_indexed_searched_and_reindexed(stack: Stack) -> None:
     api = HfApi(endpoint=stack.url("catalog", ""), token=stack.admin_token)
-    api.create_repo("multi", repo_type="dataset")
-    api.create_commit(
+    await asyncio.to_thread(api.create_repo, "multi", repo_type="dataset")
+    await asyncio.to_thread(
+        api.create_commit,
         "admin/multi",
         repo_type="dataset",
         operations=[
@@ -105,7 +107,8 @@ async def test_datasets_uploaded_with_the_hub_client_are_indexed_searched_and_re
     assert (found["sources"][0]["split"], found["sources"][0]["row_index"]) == ("test", 42)
 
     # A new commit on the dataset: the completed sources are indexed again and the new index swapped in.
-    api.upload_file(
+    await asyncio.to_thread(
+        api.upload_file,
         path_or_fileobj=parquet(range(500, 600), "delta"),
         path_in_repo="default/train-00002.parquet",
         repo_id="admin/multi",
@@ -130,20 +133,16 @@ async def test_datasets_uploaded_with_the_hub_client_are_indexed_searched_and_re
 
 async def test_a_request_on_kafka_and_a_private_dataset_of_someone_else(stack: Stack) -> None:
     api = HfApi(endpoint=stack.url("catalog", ""), token=stack.admin_token)
-    api.create_repo("secret", repo_type="dataset", private=True)
-    api.upload_file(
-        path_or_fileobj=parquet(range(10), "x"),
-        path_in_repo="data/train.parquet",
-        repo_id="admin/secret",
-        repo_type="dataset",
-    )
-    api.create_repo("open", repo_type="dataset")
-    api.upload_file(
-        path_or_fileobj=parquet(range(30), "y"),
-        path_in_repo="data/train.parquet",
-        repo_id="admin/open",
-        repo_type="dataset",
-    )
+    # The client is synchronous and the services share this event loop: it runs in a thread.
+    for name, private, rows in (("secret", True, 10), ("open", False, 30)):
+        await asyncio.to_thread(api.create_repo, name, repo_type="dataset", private=private)
+        await asyncio.to_thread(
+            api.upload_file,
+            path_or_fileobj=parquet(range(rows), name),
+            path_in_repo="data/train.parquet",
+            repo_id=f"admin/{name}",
+            repo_type="dataset",
+        )
     infra = stack.configs["ingest"].infra
     ids = {name: str(uuid.uuid4()) for name in ("secret", "open")}
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, acks="all")
