@@ -38,7 +38,9 @@ class Versioning:
         headers = {"X-API-KEY": self.token, **kw.pop("headers", {})}
         async with self.http.request(method, self.base_url + path, headers=headers, **kw) as response:
             raw = await response.read()
-            body = await response.json(content_type=None) if raw and response.content_type.endswith("json") else raw
+            body = (
+                await response.json(content_type=None) if raw and response.content_type == "application/json" else raw
+            )
             return response.status, body, response.headers
 
     async def snapshot(self) -> list[tuple[Any, ...]]:
