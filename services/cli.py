@@ -9,6 +9,7 @@ hubstream tokens create USER | revoke TOKEN_ID | list USER
 hubstream events tail TOPIC [--from-beginning] [--limit N]
 hubstream contracts export [--check]
 hubstream bench events [...]
+hubstream bench versioning [...]
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import events
 
         return events.main(argv[2:])
+    if argv[:2] == ["bench", "versioning"]:
+        from bench import versioning
+
+        return versioning.main(argv[2:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -125,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(metavar="NAME", required=True)
     # Listed for --help only: `main` hands `bench events ...` to the benchmark, which parses its own options.
     bench.add_parser("events", help="outbox -> Kafka -> consumer vs raw aiokafka")
+    bench.add_parser("versioning", help="version-after-delta, bulk upsert vs COPY, old-version page reads")
     return parser
 
 

@@ -38,11 +38,10 @@ one after the other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import orjson
 
 from services.versioning.datapoints import Datapoint
 
@@ -84,6 +83,9 @@ async def move_dataset(conn: asyncpg.Connection, pk: int, path: str) -> asyncpg.
 
 
 async def delete_dataset(conn: asyncpg.Connection, pk: int) -> None:
+    # The two large tables have no foreign keys to cascade along (see the migration).
+    await conn.execute("DELETE FROM membership WHERE dataset = $1", pk)
+    await conn.execute("DELETE FROM datapoints WHERE dataset = $1", pk)
     await conn.execute("DELETE FROM datasets WHERE pk = $1", pk)
 
 
@@ -152,9 +154,9 @@ async def version_named(conn: asyncpg.Connection, dataset_pk: int, name: str) ->
 
 
 async def insert_version(conn: asyncpg.Connection, **values: Any) -> asyncpg.Record:
-    values["attributes"] = orjson.dumps(values.get("attributes") or {}).decode()
+    values["attributes"] = values.get("attributes") or {}
     columns = list(values)
-    placeholders = ", ".join(f"${i}::jsonb" if c == "attributes" else f"${i}" for i, c in enumerate(columns, 1))
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     return await conn.fetchrow(
         f"INSERT INTO versions ({', '.join(columns)}) VALUES ({placeholders}) RETURNING *", *values.values()
     )
@@ -169,21 +171,23 @@ async def update_version(conn: asyncpg.Connection, pk: int, **values: Any) -> as
 # Datapoints and membership ----------------------------------------------------------------------
 
 
-async def store_datapoints(
-    conn: asyncpg.Connection, dataset_pk: int, points: Sequence[Datapoint], new_ids: Iterable[str]
-) -> dict[bytes, int]:
-    """Make sure each content is stored for the dataset (once); its datapoint pk by hash."""
+async def store_datapoints(conn: asyncpg.Connection, dataset_pk: int, points: Sequence[Datapoint]) -> dict[bytes, int]:
+    """Make sure each content is stored for the dataset (once); its datapoint pk by hash.
+
+    The public id is derived from the dataset and the content hash, so it is unique without an index
+    and the same content always has the same id in a dataset.
+    """
     if not points:
         return {}
     rows = await conn.fetch(
         """INSERT INTO datapoints (dataset, hash, id, content)
-           SELECT $1, h, i, c::jsonb FROM unnest($2::bytea[], $3::text[], $4::text[]) WITH ORDINALITY AS x(h, i, c, n)
+           SELECT $1, h, 'dp_' || to_hex($1::bigint) || encode(substring(h FROM 1 FOR 10), 'hex'), c::jsonb
+           FROM unnest($2::bytea[], $3::text[]) WITH ORDINALITY AS x(h, c, n)
            ORDER BY n
            ON CONFLICT (dataset, hash) DO NOTHING
            RETURNING hash, pk""",
         dataset_pk,
         [p.hash for p in points],
-        list(new_ids),
         [p.canonical_json for p in points],
     )
     found = {bytes(r["hash"]): r["pk"] for r in rows}
@@ -196,8 +200,14 @@ async def find_datapoints(conn: asyncpg.Connection, dataset_pk: int, hashes: Seq
     """The pk of each content the dataset has stored, by hash (absent ones are left out)."""
     if not hashes:
         return {}
+    # One unique-index probe per hash (LATERAL ... LIMIT 1, which the planner cannot flatten into a
+    # join), whatever its statistics say: a hash join over the whole dataset would make a delta of k
+    # datapoints cost O(dataset) (seen right after a bulk load, before autovacuum's ANALYZE).
     rows = await conn.fetch(
-        "SELECT hash, pk FROM datapoints WHERE dataset = $1 AND hash = ANY($2::bytea[])", dataset_pk, list(hashes)
+        """SELECT d.hash, d.pk FROM unnest($2::bytea[]) AS x(h)
+           CROSS JOIN LATERAL (SELECT hash, pk FROM datapoints WHERE dataset = $1 AND hash = x.h LIMIT 1) AS d""",
+        dataset_pk,
+        list(hashes),
     )
     return {bytes(r["hash"]): r["pk"] for r in rows}
 
@@ -211,14 +221,15 @@ async def members_among(conn: asyncpg.Connection, dataset_pk: int, seq: int, pks
     """Which of `pks` are in the version numbered `seq`."""
     if not pks or seq == 0:
         return set()
-    rows = await conn.fetch(
-        """SELECT datapoint FROM membership
-           WHERE dataset = $1 AND datapoint = ANY($3::bigint[]) AND from_seq <= $2 AND to_seq > $2""",
+    rows = await conn.fetch(  # one primary-key probe per datapoint (see find_datapoints)
+        """SELECT x.d FROM unnest($3::bigint[]) AS x(d)
+           CROSS JOIN LATERAL (SELECT 1 FROM membership m WHERE m.dataset = $1 AND m.datapoint = x.d
+                               AND m.from_seq <= $2 AND m.to_seq > $2 LIMIT 1) AS hit""",
         dataset_pk,
         seq,
         list(pks),
     )
-    return {r["datapoint"] for r in rows}
+    return {r["d"] for r in rows}
 
 
 async def members(conn: asyncpg.Connection, dataset_pk: int, seq: int) -> list[int]:
@@ -264,9 +275,12 @@ async def write_membership(
 ) -> None:
     """Version `seq` differs from `seq - 1` by these arrivals and departures."""
     if closed:
+        # The open rows found by primary-key probes, then updated by their row ids (a TID scan).
         await conn.execute(
-            f"""UPDATE membership SET to_seq = $2
-                WHERE dataset = $1 AND datapoint = ANY($3::bigint[]) AND to_seq = {OPEN}""",
+            f"""UPDATE membership SET to_seq = $2 WHERE ctid = ANY(ARRAY(
+                    SELECT o.ctid FROM unnest($3::bigint[]) AS x(d)
+                    CROSS JOIN LATERAL (SELECT ctid FROM membership m WHERE m.dataset = $1 AND m.datapoint = x.d
+                                        AND m.to_seq = {OPEN} LIMIT 1) AS o))""",
             dataset_pk,
             seq,
             list(closed),

@@ -180,8 +180,7 @@ async def apply_delta(conn: asyncpg.Connection, outbox: Outbox, delta: Delta) ->
     if delta.action == "remove":
         stored = await store.find_datapoints(conn, pk, [p.hash for p in points])
     else:
-        ids = [new_id("dp_") for _ in points]
-        stored = await store.store_datapoints(conn, pk, points, ids)
+        stored = await store.store_datapoints(conn, pk, points)
     incoming = {stored[p.hash]: p.hash for p in points if p.hash in stored}
     in_base = await store.members_among(conn, pk, base_seq, list(incoming))
 
