@@ -178,11 +178,12 @@ async def apply_delta(conn: asyncpg.Connection, outbox: Outbox, delta: Delta) ->
     points, repeats = unique(delta.datapoints)
 
     if delta.action == "remove":
-        stored = await store.find_datapoints(conn, pk, [p.hash for p in points])
+        stored, new = await store.find_datapoints(conn, pk, [p.hash for p in points]), set()
     else:
-        stored = await store.store_datapoints(conn, pk, points)
+        stored, new = await store.store_datapoints(conn, pk, points)
     incoming = {stored[p.hash]: p.hash for p in points if p.hash in stored}
-    in_base = await store.members_among(conn, pk, base_seq, list(incoming))
+    # Contents stored just now are in no version yet: only the others need looking up.
+    in_base = await store.members_among(conn, pk, base_seq, [d for d in incoming if d not in new])
 
     if delta.action == "add":
         added = {d: h for d, h in incoming.items() if d not in in_base}

@@ -100,3 +100,18 @@ async def test_a_version_costs_the_rows_of_its_delta_not_of_the_dataset(versioni
             total += len(body["records"])
             page += 1
         assert total == count
+
+
+async def test_contents_come_back_exactly_as_sent(versioning: Versioning) -> None:
+    tricky = {
+        "inputs": {"q": 'tab\there, back\\slash \\N, "quotes", newline\n, \\x00 é ☃ \U0001f600', "empty": ""},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "\\\\server\\share"}], "name": "n"}],
+        "target": {"nested": {"list": [1, 2.5, True, None, "\r\n"]}, "big": 12345678901234567890},
+    }
+    status, v1 = await upsert(versioning, {"path": "tricky", "datapoints": [tricky]})
+    assert status == 200, v1
+    _, page, _ = await versioning.call("GET", f"/datasets/{v1['id']}/datapoints")
+    [stored] = page["records"]
+    assert {k: v for k, v in stored.items() if k != "id"} == tricky
+    _, again = await upsert(versioning, {"path": "tricky", "datapoints": [tricky]})
+    assert again["version_id"] == v1["version_id"]
