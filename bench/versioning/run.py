@@ -8,14 +8,13 @@ import resource
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
 
-from bench.events.infra import is_local_database, throwaway_postgres
+from bench.events.infra import fresh_database, is_local_database, throwaway_postgres
 from bench.events.report import percentile, say
 from services.registry import definition
 from services.runtime import db, migrations
@@ -75,31 +74,12 @@ class Figures:
 async def bench_database(args: argparse.Namespace) -> AsyncIterator[str]:
     """A database of this run's own on the given (or a throw-away) server, dropped at the end."""
     if args.database_url:
-        server = args.database_url
-        async with _own_database(server) as url:
+        async with fresh_database(args.database_url) as url:
             yield url
         return
     say("starting a throw-away PostgreSQL on 127.0.0.1")
-    async with throwaway_postgres() as server, _own_database(server) as url:
+    async with throwaway_postgres() as server, fresh_database(server) as url:
         yield url
-
-
-@asynccontextmanager
-async def _own_database(server: str) -> AsyncIterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{server.rpartition('/')[0]}/{name}"
-    finally:
-        admin = await asyncpg.connect(server)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def timed(fn: Callable[[], Awaitable[object]]) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import asyncpg
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -74,7 +75,7 @@ def writer(request: web.Request) -> Principal:
     return principal
 
 
-async def _dataset_or_404(conn, dataset_id: str):  # type: ignore[no-untyped-def]
+async def _dataset_or_404(conn: asyncpg.Connection | asyncpg.Pool, dataset_id: str) -> asyncpg.Record:
     row = await store.dataset(conn, dataset_id)
     if row is None:
         raise ApiError(404, "DatasetNotFound", f"no dataset with id {dataset_id!r}")
@@ -118,14 +119,25 @@ async def get_dataset(request: web.Request) -> web.Response:
     require_principal(request)
     query = parse_query(request, VersionQuery)
     pool = request.app[POOL]
+    ds, version = await _read_target(request, query.version_id, query.environment)
     with domain_errors():
-        ds = await _dataset_or_404(pool, request.match_info["id"])
-        version = await _version(pool, ds, query.version_id, query.environment)
         answer = await responses.dataset(pool, ds, version, include_datapoints=query.include_datapoints)
     return json_response(dump(answer))
 
 
-async def _version(conn, ds, version_id: str | None, environment: str | None):  # type: ignore[no-untyped-def]
+async def _read_target(
+    request: web.Request, version_id: str | None, environment: str | None
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """The dataset in the path and the version a read names (by id, by environment, else the default)."""
+    pool = request.app[POOL]
+    with domain_errors():
+        ds = await _dataset_or_404(pool, request.match_info["id"])
+        return ds, await _version(pool, ds, version_id, environment)
+
+
+async def _version(
+    conn: asyncpg.Connection | asyncpg.Pool, ds: asyncpg.Record, version_id: str | None, environment: str | None
+) -> asyncpg.Record:
     version = await resolve(conn, ds, version_id=version_id, environment_ref=environment, default="deployed")
     if version is None:
         raise ApiError(404, "VersionNotFound", f"dataset {ds['id']} has no versions")
@@ -187,9 +199,7 @@ async def list_datapoints(request: web.Request) -> web.Response:
     require_principal(request)
     query = parse_query(request, DatapointsQuery)
     pool = request.app[POOL]
-    with domain_errors():
-        ds = await _dataset_or_404(pool, request.match_info["id"])
-        version = await _version(pool, ds, query.version_id, query.environment)
+    ds, version = await _read_target(request, query.version_id, query.environment)
     rows = await store.page(pool, ds["pk"], version["seq"], limit=query.size, offset=(query.page - 1) * query.size)
     answer = PaginatedDatapointResponse(
         records=[responses.datapoint(r) for r in rows],
