@@ -76,7 +76,7 @@ class Delta:
     attributes: dict[str, Any] | None = None
     actor: str | None = None
     request_id: str | None = None
-    force_new: bool = False  # restore: a new head even when an older version holds the same contents
+    force_new: bool = False  # restore: a new newest version unless the newest already holds these contents
 
 
 @dataclass(frozen=True)
@@ -207,12 +207,9 @@ async def apply_delta(conn: asyncpg.Connection, outbox: Outbox, delta: Delta) ->
     base_id = base["id"] if base is not None else None
 
     head = dataset["head_seq"]
-    if delta.force_new and base is not None and base["seq"] == head and base["status"] != "deleted":
-        match = base  # restoring the newest version changes nothing
-    elif delta.force_new:
-        match = None
-    else:
-        match = await store.matching_version(conn, pk, digest_bytes, count)
+    match = await store.matching_version(conn, pk, digest_bytes, count)
+    if delta.force_new and match is not None and match["seq"] != head:
+        match = None  # restore: these contents become the newest version, though an older one holds them
     if match is not None:
         version = await _settle_existing(conn, match, delta)
         return Outcome(dataset, version, base_id, False, replace(report, noop=True))
