@@ -57,7 +57,7 @@ async def dataset(
                 f"version {version['id']} has {version['datapoints_count']} datapoints, more than "
                 f"{MAX_INLINE_DATAPOINTS} to include in one response; page through list_datapoints instead",
             )
-        rows = await store.page(conn, ds["pk"], version["seq"], limit=MAX_INLINE_DATAPOINTS, offset=0)
+        rows = await store.page(conn, version, limit=MAX_INLINE_DATAPOINTS, offset=0)
         points = [datapoint(r) for r in rows]
     return DatasetResponse(
         id=ds["id"],

@@ -303,19 +303,54 @@ async def write_membership(
         )
 
 
+ANCHOR_EVERY = 1000  # members between two page anchors (see the page_anchors table)
+
+
 async def page(
-    conn: asyncpg.Connection | asyncpg.Pool, dataset_pk: int, seq: int, *, limit: int, offset: int
+    conn: asyncpg.Connection | asyncpg.Pool, version: asyncpg.Record, *, limit: int, offset: int
 ) -> list[asyncpg.Record]:
-    """A page of a version's datapoints, in the order they first entered the dataset."""
+    """A page of a version's datapoints, in the order they first entered the dataset.
+
+    Past the first ANCHOR_EVERY members the page starts from the nearest anchor below it, so page p
+    costs O(ANCHOR_EVERY + size) rather than O(p * size); a 1M-datapoint version read to the end
+    by the SDK's pager costs O(n), not O(n^2 / size).
+    """
+    if offset >= version["datapoints_count"]:
+        return []  # past the end (the pager's last request): no need to walk the version to find that out
+    after, skip = 0, offset
+    if offset >= ANCHOR_EVERY:
+        ordinal = offset // ANCHOR_EVERY
+        anchor = await _anchor(conn, version, ordinal)
+        after, skip = anchor - 1, offset - ordinal * ANCHOR_EVERY
     return await conn.fetch(
         """SELECT d.id, d.content FROM membership m JOIN datapoints d ON d.pk = m.datapoint
-           WHERE m.dataset = $1 AND m.from_seq <= $2 AND m.to_seq > $2
-           ORDER BY m.datapoint LIMIT $3 OFFSET $4""",
-        dataset_pk,
-        seq,
+           WHERE m.dataset = $1 AND m.from_seq <= $2 AND m.to_seq > $2 AND m.datapoint > $3
+           ORDER BY m.datapoint LIMIT $4 OFFSET $5""",
+        version["dataset"],
+        version["seq"],
+        after,
         limit,
-        offset,
+        skip,
     )
+
+
+async def _anchor(conn: asyncpg.Connection | asyncpg.Pool, version: asyncpg.Record, ordinal: int) -> int:
+    query = "SELECT datapoint FROM page_anchors WHERE version = $1 AND ordinal = $2"
+    found = await conn.fetchval(query, version["pk"], ordinal)
+    if found is None:
+        await conn.execute(
+            f"""INSERT INTO page_anchors (version, ordinal, datapoint)
+                SELECT $1, (n - 1) / {ANCHOR_EVERY}, datapoint FROM (
+                    SELECT datapoint, row_number() OVER (ORDER BY datapoint) AS n FROM membership
+                    WHERE dataset = $2 AND from_seq <= $3 AND to_seq > $3) AS members
+                WHERE (n - 1) % {ANCHOR_EVERY} = 0
+                ON CONFLICT DO NOTHING""",
+            version["pk"],
+            version["dataset"],
+            version["seq"],
+        )
+        found = await conn.fetchval(query, version["pk"], ordinal)
+    return found
 
 
 async def batch_after(

@@ -199,8 +199,8 @@ async def list_datapoints(request: web.Request) -> web.Response:
     require_principal(request)
     query = parse_query(request, DatapointsQuery)
     pool = request.app[POOL]
-    ds, version = await _read_target(request, query.version_id, query.environment)
-    rows = await store.page(pool, ds["pk"], version["seq"], limit=query.size, offset=(query.page - 1) * query.size)
+    _, version = await _read_target(request, query.version_id, query.environment)
+    rows = await store.page(pool, version, limit=query.size, offset=(query.page - 1) * query.size)
     answer = PaginatedDatapointResponse(
         records=[responses.datapoint(r) for r in rows],
         page=query.page,

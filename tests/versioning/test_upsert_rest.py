@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from tests.versioning.conftest import Versioning
 
 A = {"inputs": {"q": "a"}, "target": {"answer": "A"}}
@@ -115,3 +117,24 @@ async def test_contents_come_back_exactly_as_sent(versioning: Versioning) -> Non
     assert {k: v for k, v in stored.items() if k != "id"} == tricky
     _, again = await upsert(versioning, {"path": "tricky", "datapoints": [tricky]})
     assert again["version_id"] == v1["version_id"]
+
+
+async def test_deep_pages_read_the_same_datapoints_as_one_pass(versioning: Versioning) -> None:
+    v = versioning
+    _, v1 = await upsert(v, {"path": "deep", "datapoints": [{"inputs": {"n": str(i)}} for i in range(2500)]})
+    _, v2 = await upsert(
+        v, {"id": v1["id"], "action": "remove", "datapoints": [{"inputs": {"n": str(i)}} for i in range(0, 2500, 3)]}
+    )
+    for version, count in ((v1, 2500), (v2, 1666)):
+        _, jsonl, _ = await v.call("GET", f"/datasets/{v1['id']}/versions/{version['version_id']}/export")
+        one_pass = [orjson.loads(line)["inputs"]["n"] for line in jsonl.splitlines()]
+        paged: list[str] = []
+        for number in range(1, count // 7 + 3):
+            _, body, _ = await v.call(
+                "GET",
+                f"/datasets/{v1['id']}/datapoints",
+                params={"version_id": version["version_id"], "page": str(number), "size": "7"},
+            )
+            paged += [r["inputs"]["n"] for r in body["records"]]
+        assert len(one_pass) == count
+        assert paged == one_pass

@@ -73,6 +73,16 @@ CREATE TABLE versions (
 CREATE UNIQUE INDEX versions_name ON versions (dataset, version_name) WHERE version_name IS NOT NULL;
 CREATE INDEX versions_digest ON versions (dataset, digest, datapoints_count);
 
+-- Every ANCHOR_EVERY-th datapoint of a version, in page order: built on the first read past its first
+-- pages (a version's members never change), so page p starts from an anchor instead of skipping
+-- p * size rows. A read cache: never written when a version is created.
+CREATE TABLE page_anchors (
+    version   bigint  NOT NULL REFERENCES versions (pk) ON DELETE CASCADE,
+    ordinal   integer NOT NULL,                        -- anchor i is the (i * ANCHOR_EVERY)-th member, 0-based
+    datapoint bigint  NOT NULL,
+    PRIMARY KEY (version, ordinal)
+);
+
 CREATE TABLE deployments (
     dataset     bigint      NOT NULL REFERENCES datasets (pk) ON DELETE CASCADE,
     environment text        NOT NULL REFERENCES environments (id),
