@@ -19,7 +19,7 @@ Why ranges rather than the alternatives:
   rows of the datapoints that leave (to_seq = n) and opens rows for those that arrive
   (from_seq = n). Every version stays directly readable: "datapoints valid at seq s, in datapoint
   order" walks the primary key (dataset, datapoint, from_seq) with a range filter, so page 1 of any
-  version costs the same on 1K or 1M datapoints, and page p costs O(p * size) (the pager's OFFSET).
+  version costs the same on 1K or 1M datapoints; deeper pages start from page anchors (`page`).
 
 The price: ranges run along creation order, not along the version tree. A version derived from an
 older base writes its difference from the *newest* version, i.e. (what changed since the base) plus
