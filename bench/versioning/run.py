@@ -30,7 +30,11 @@ GOAL_DELTA_SPREAD = 1.5
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="hubstream bench versioning", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="hubstream bench versioning",
+        description="Bulk upsert against asyncpg COPY, the time of a version after a delta at each size against a "
+        "full member list, and page reads of an old version; what each phase measures is in bench/versioning/.",
+    )
     p.add_argument("--sizes", default="100000,1000000", help="dataset sizes for the delta phase (ascending)")
     p.add_argument("--delta", type=int, default=1000, help="datapoints added, then removed, per delta")
     p.add_argument("--bulk", type=int, default=50_000, help="new datapoints per bulk upsert")
