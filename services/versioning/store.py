@@ -172,6 +172,9 @@ async def update_version(conn: asyncpg.Connection, pk: int, **values: Any) -> as
 # Datapoints and membership ----------------------------------------------------------------------
 
 
+OPTIMISTIC_COPY_MIN = 1000  # from this many contents, try one COPY of them all before probing which exist
+
+
 async def store_datapoints(
     conn: asyncpg.Connection, dataset_pk: int, points: Sequence[Datapoint]
 ) -> tuple[dict[bytes, int], set[int]]:
@@ -179,17 +182,33 @@ async def store_datapoints(
 
     The caller holds the dataset's row lock, so nobody else adds contents to this dataset meanwhile:
     the contents not found are new, and go in with one COPY (pks drawn from the sequence first), the
-    way a bulk load should; the unique (dataset, hash) index still guards the rule. The public id is
-    derived from the dataset and the content hash: unique without an index of its own.
+    way a bulk load should; the unique (dataset, hash) index still guards the rule. A large batch is
+    first copied whole, in a savepoint, on the bet that it is all new (a bulk load): that saves a
+    probe per content, and a unique violation just falls back to probing. The public id is derived
+    from the dataset and the content hash: unique without an index of its own.
     """
+    if len(points) >= OPTIMISTIC_COPY_MIN:
+        try:
+            async with conn.transaction():
+                pks = await _copy_contents(conn, dataset_pk, points)
+            return {p.hash: pk for p, pk in zip(points, pks, strict=True)}, set(pks)
+        except asyncpg.UniqueViolationError:
+            pass  # some are stored already
     found = await find_datapoints(conn, dataset_pk, [p.hash for p in points])
     fresh = [p for p in points if p.hash not in found]
     if not fresh:
         return found, set()
-    pks = await conn.fetchval("SELECT array_agg(nextval('datapoints_pk_seq')) FROM generate_series(1, $1)", len(fresh))
+    pks = await _copy_contents(conn, dataset_pk, fresh)
+    found.update((p.hash, pk) for p, pk in zip(fresh, pks, strict=True))
+    return found, set(pks)
+
+
+async def _copy_contents(conn: asyncpg.Connection, dataset_pk: int, points: Sequence[Datapoint]) -> list[int]:
+    pks: list[int] = await conn.fetchval(
+        "SELECT array_agg(nextval('datapoints_pk_seq')) FROM generate_series(1, $1)", len(points)
+    )
     lines = []
-    for pk, p in zip(pks, fresh, strict=True):
-        found[p.hash] = pk
+    for pk, p in zip(pks, points, strict=True):
         # COPY's text format: tab-separated, backslashes doubled (canonical JSON has no raw tab or newline).
         content = p.canonical_json.replace("\\", "\\\\")
         lines.append(f"{pk}\t{dataset_pk}\t\\\\x{p.hash.hex()}\t{public_id(dataset_pk, p.hash)}\t{content}\n")
@@ -199,7 +218,7 @@ async def store_datapoints(
         columns=("pk", "dataset", "hash", "id", "content"),
         format="text",
     )
-    return found, set(pks)
+    return pks
 
 
 def public_id(dataset_pk: int, content_hash: bytes) -> str:

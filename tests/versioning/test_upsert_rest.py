@@ -138,3 +138,19 @@ async def test_deep_pages_read_the_same_datapoints_as_one_pass(versioning: Versi
             paged += [r["inputs"]["n"] for r in body["records"]]
         assert len(one_pass) == count
         assert paged == one_pass
+
+
+async def test_a_large_batch_that_is_partly_stored_keeps_one_copy_of_each_content(versioning: Versioning) -> None:
+    v = versioning
+    first = [{"inputs": {"n": str(i)}} for i in range(1500)]
+    second = first[500:] + [{"inputs": {"n": f"new-{i}"}} for i in range(500)]  # 1000 stored, 500 new
+    _, v1 = await upsert(v, {"path": "overlap", "datapoints": first})
+    _, v2 = await upsert(v, {"path": "overlap", "datapoints": second})
+    assert (v2["datapoints_count"], v2["report"]["added"], v2["report"]["removed"]) == (1500, 500, 500)
+    assert await v.pool.fetchval("SELECT count(*) FROM datapoints") == 2000
+    _, page, _ = await v.call("GET", f"/datasets/{v1['id']}/datapoints", params={"size": "1500"})
+    ids = {r["inputs"]["n"]: r["id"] for r in page["records"]}
+    _, old, _ = await v.call(
+        "GET", f"/datasets/{v1['id']}/datapoints", params={"size": "1500", "version_id": v1["version_id"]}
+    )
+    assert all(ids[r["inputs"]["n"]] == r["id"] for r in old["records"] if r["inputs"]["n"] in ids)
