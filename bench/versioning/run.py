@@ -246,6 +246,7 @@ async def run(pool: asyncpg.Pool, url: str, args: argparse.Namespace) -> list[st
 async def amain(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     async with bench_database(args) as url:
+        say(f"database {url.rpartition('/')[2]} (dropped at the end)")
         await migrations.migrate(url, SCHEMA, definition(SCHEMA).migrations())
         async with db.pool_context(url, SCHEMA) as pool:
             lines = await run(pool, url, args)

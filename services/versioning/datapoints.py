@@ -5,7 +5,8 @@ so its identity is its content: the SHA-256 of its canonical JSON, where
 
 - keys are sorted at every depth;
 - a field that is missing, null, `{}` or `[]` is left out (all mean "none");
-- NaN and Infinity are refused (JSON has no such numbers, and they would never compare equal).
+- NaN and Infinity are refused (JSON has no such numbers, and they would never compare equal), and
+  so is the NUL character (PostgreSQL's jsonb cannot hold it).
 
 `inputs._dedupe_id` is an ordinary input, so two datapoints that differ only there hash apart.
 """
@@ -70,17 +71,21 @@ def canonical_bytes(content: dict[str, Any]) -> bytes:
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
-def _finite(value: Any, loc: list[str | int]) -> list[str | int] | None:
-    """The location of the first NaN or Infinity inside `value`, if any."""
+def _unstorable(value: Any, loc: list[str | int]) -> tuple[list[str | int], str, str] | None:
+    """Where the first value JSON or PostgreSQL cannot hold is (NaN, Infinity, a NUL character), and why."""
     if isinstance(value, float) and not math.isfinite(value):
-        return loc
+        return loc, "NaN and Infinity are not JSON numbers", "finite_number"
+    if isinstance(value, str) and "\x00" in value:
+        return loc, "text may not contain NUL (\\u0000) characters", "string_nul"
     if isinstance(value, dict):
         for k, v in value.items():
-            if (found := _finite(v, [*loc, k])) is not None:
+            if "\x00" in k:
+                return [*loc, k], "keys may not contain NUL (\\u0000) characters", "string_nul"
+            if (found := _unstorable(v, [*loc, k])) is not None:
                 return found
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            if (found := _finite(v, [*loc, i])) is not None:
+            if (found := _unstorable(v, [*loc, i])) is not None:
                 return found
     return None
 
@@ -97,10 +102,9 @@ def canonical(item: DatapointIn, loc: list[str | int]) -> Datapoint:
         raise InvalidDatapoints(
             [{"loc": loc, "msg": "a datapoint needs at least one of inputs, messages or target", "type": "value_error"}]
         )
-    if (where := _finite(content, loc)) is not None:
-        raise InvalidDatapoints(
-            [{"loc": where, "msg": "NaN and Infinity are not JSON numbers", "type": "finite_number"}]
-        )
+    if (problem := _unstorable(content, loc)) is not None:
+        where, msg, kind = problem
+        raise InvalidDatapoints([{"loc": where, "msg": msg, "type": kind}])
     return Datapoint(content, hashlib.sha256(canonical_bytes(content)).digest())
 
 

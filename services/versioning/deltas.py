@@ -58,11 +58,13 @@ async def on_delta_requested(
         code = exc.code if isinstance(exc, VersioningError) else "InvalidDatapoints"
         reason = exc.message if isinstance(exc, VersioningError) else f"invalid datapoints: {exc}"
         log.warning("delta %s for %s rejected (%s): %s", request.request_id, request.key(), code, reason)
+        # Keyed like every other answer about this dataset (its id), so they stay in order on one partition.
+        known = await store.dataset_id_at(conn, request.dataset_path) if request.dataset_id is None else None
         await outbox.add(
             conn,
             DatapointsDeltaRejected(
                 dataset_path=request.dataset_path,
-                dataset_id=request.dataset_id,
+                dataset_id=request.dataset_id or known,
                 request_id=request.request_id,
                 reason_code=code,
                 reason=reason,

@@ -79,6 +79,10 @@ async def dataset(conn: asyncpg.Connection | asyncpg.Pool, dataset_id: str) -> a
     return await conn.fetchrow(f"{_DATASET} WHERE id = $1", dataset_id)
 
 
+async def dataset_id_at(conn: asyncpg.Connection, path: str | None) -> str | None:
+    return await conn.fetchval("SELECT id FROM datasets WHERE path = $1", path) if path else None
+
+
 async def move_dataset(conn: asyncpg.Connection, pk: int, path: str) -> asyncpg.Record:
     return await conn.fetchrow("UPDATE datasets SET path = $2, updated_at = now() WHERE pk = $1 RETURNING *", pk, path)
 

@@ -60,3 +60,10 @@ def test_wrong_shapes_say_where(raw: object) -> None:
         parse(raw)
     assert caught.value.details
     assert caught.value.details[0]["loc"][:2] == ["body", "datapoints"]
+
+
+def test_nul_characters_are_refused_before_the_database_sees_them() -> None:
+    with pytest.raises(InvalidDatapoints) as caught:
+        parse([{"inputs": {"q": "a\x00b"}}])
+    assert caught.value.details[0]["loc"] == ["body", "datapoints", 0, "inputs", "q"]
+    assert caught.value.details[0]["type"] == "string_nul"
