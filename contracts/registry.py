@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts.base import Event
 from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
-from contracts.versioning import DatapointsDeltaRequested, DatasetVersionCreated
+from contracts.versioning import DatapointsDeltaRejected, DatapointsDeltaRequested, DatasetVersionCreated
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
     RepoCreated,
@@ -20,6 +20,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     IndexFailed,
     DatapointsDeltaRequested,
     DatasetVersionCreated,
+    DatapointsDeltaRejected,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in EVENT_CLASSES}

@@ -8,7 +8,7 @@ hubstream orgs create ORG --member NAME
 hubstream tokens create USER | revoke TOKEN_ID | list USER
 hubstream events tail|replay TOPIC
 hubstream contracts export [--check]
-hubstream bench events [...]
+hubstream bench events|faults|versioning [...]
 
 Each command group is a module of this package with a `register(commands)` function; a new group
 (say `mirror`) is a new module `services/cli/mirror.py` added to GROUPS below, nothing else.

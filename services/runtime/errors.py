@@ -8,6 +8,7 @@ clients parse (see `ErrorShape`), always with `X-Request-Id` and a stable
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Literal
@@ -102,14 +103,22 @@ def detail_shape(err: ApiError) -> dict[str, Any]:
     return {"detail": err.details if err.details is not None else err.message, **err.extra}
 
 
+# Characters a header value may not carry: aiohttp refuses CR, LF and NUL (header injection) and so fails
+# the whole response; the other control characters are dropped too, for the clients' sake.
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def header_text(message: str, limit: int = 500) -> str:
+    """`message` as a header value: one line of printable latin-1 (others as `?`), at most `limit` characters."""
+    return _NOT_IN_HEADERS.sub(" ", message.encode("latin-1", "replace").decode("latin-1"))[:limit]
+
+
 def render(err: ApiError, shape: ErrorShape, request_id: str) -> web.Response:
     headers = {
         "X-Error-Code": err.code,
-        # Header values must be one line of latin-1; the body carries the full text.
-        "X-Error-Message": err.message.replace("\r", " ")
-        .replace("\n", " ")
-        .encode("latin-1", "replace")
-        .decode("latin-1")[:500],
+        # Header values must be one line of latin-1; the body carries the full text (a message may quote
+        # the client's input, NUL and newlines included).
+        "X-Error-Message": header_text(err.message),
         "X-Request-Id": request_id,
         **err.headers,
     }

@@ -29,7 +29,7 @@ from services.runtime.errors import ApiError, ErrorShape, validation_error
 from services.runtime.keys import CONFIG, CONSUMERS, ERROR_SHAPE, METRICS, MIGRATIONS, POOL, REQUEST_ID
 from services.runtime.limits import DEFAULT_MAX_BODY
 from services.runtime.metrics import Metrics
-from services.runtime.middlewares import runtime_middlewares
+from services.runtime.middlewares import request_id_header, runtime_middlewares
 from services.runtime.settings import ServiceConfig
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def create_base_app(
     app[ERROR_SHAPE] = error_shape
     app[METRICS] = Metrics(config.service)
     app[CONSUMERS] = []
+    app.on_response_prepare.append(request_id_header)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

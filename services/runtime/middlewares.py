@@ -1,6 +1,7 @@
 """The middlewares every service app runs, outermost first.
 
-1. request id: on every request and response (`X-Request-Id`);
+1. request id: on every request and response (`X-Request-Id`; the header is
+   added as each response is prepared, so streamed ones carry it too);
 2. metrics: requests and latency by route and status;
 3. errors: whatever is raised inside becomes a JSON body in the API's shape
    with an `X-Error-Code` from the closed list (errors.RuntimeErrorCode plus
@@ -60,9 +61,14 @@ def runtime_middlewares(token_extractor: TokenExtractor, auth_required: bool) ->
 async def request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     sent = request.headers.get("X-Request-Id", "")
     request[REQUEST_ID] = sent if _REQUEST_ID_OK.match(sent) else uuid.uuid4().hex
-    response = await handler(request)
-    response.headers["X-Request-Id"] = request[REQUEST_ID]
-    return response
+    return await handler(request)  # the header goes on in `request_id_header`, when the response is prepared
+
+
+async def request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    """`X-Request-Id` on every answer (app.on_response_prepare). A streamed answer (an export) sends its
+    headers from inside the view, before a middleware sees it again, so a middleware cannot add it."""
+    if REQUEST_ID in request:  # not on a request aiohttp refused before the middlewares ran
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
 
 
 @web.middleware
