@@ -11,6 +11,7 @@ from aiohttp import web
 from services.runtime.keys import API
 from services.versioning import views
 from services.versioning.models import (
+    BaseQuery,
     CommitRequest,
     CsvUploadForm,
     DatapointsQuery,
@@ -115,7 +116,7 @@ def setup_routes(app: web.Application) -> None:
     api.post(
         DATASET + "/datapoints/csv",
         views.upload_csv,
-        query=VersionQuery,
+        query=BaseQuery,
         body=CsvUploadForm,
         body_media_type="multipart/form-data",
         ok=DatasetResponse,

@@ -22,9 +22,11 @@ from services.versioning import datapoints, responses, store, uploads
 from services.versioning import versions as domain
 from services.versioning.errors import VersioningError
 from services.versioning.models import (
+    BaseQuery,
     CommitRequest,
     CsvUploadForm,
     DatapointsQuery,
+    DatasetResponse,
     DeployQuery,
     DiffQuery,
     DiffResponse,
@@ -109,16 +111,17 @@ async def upsert(request: web.Request) -> web.Response:
             attributes=body.attributes,
             actor=principal.user,
         )
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            outcome = await apply_delta(conn, request.app[OUTBOX], delta)
-            answer = await responses.dataset(
-                conn,
-                outcome.dataset,
-                outcome.version,
-                include_datapoints=query.include_datapoints,
-                report=outcome.report,
-            )
+        answer = await _save(request, delta, include_datapoints=query.include_datapoints)
     return json_response(dump(answer))
+
+
+async def _save(request: web.Request, delta: Delta, *, include_datapoints: bool = False) -> DatasetResponse:
+    """Apply a delta from a request in one transaction (its event in the outbox); the version it gave."""
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        outcome = await apply_delta(conn, request.app[OUTBOX], delta)
+        return await responses.dataset(
+            conn, outcome.dataset, outcome.version, include_datapoints=include_datapoints, report=outcome.report
+        )
 
 
 async def get_dataset(request: web.Request) -> web.Response:
@@ -270,7 +273,7 @@ async def delete_version(request: web.Request) -> web.Response:
 @max_body(MAX_UPSERT_BODY)
 async def upload_csv(request: web.Request) -> web.Response:
     principal = writer(request)
-    query = parse_query(request, VersionQuery)
+    query = parse_query(request, BaseQuery)
     with domain_errors():
         form = uploads.parse_multipart(request.headers.get("Content-Type", ""), await request.read())
         try:
@@ -289,9 +292,7 @@ async def upload_csv(request: web.Request) -> web.Response:
             version_description=upload.version_description,
             actor=principal.user,
         )
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            outcome = await apply_delta(conn, request.app[OUTBOX], delta)
-            answer = await responses.dataset(conn, outcome.dataset, outcome.version, report=outcome.report)
+        answer = await _save(request, delta)
     return json_response(dump(answer))
 
 
