@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from contracts.base import Event
 from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
 from contracts.ingest import IndexRequested
-from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS, Topic
+from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS, VERSIONING_DELTAS, Topic
+from contracts.versioning import DatapointsDeltaRequested
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,8 @@ class Receiver:
 
 
 # This must follow the services: the `deps.consumer(group)` and `.on(Event, ...)` calls in
-# services/runtime/auth.py (token copies), services/ingest/app.py, services/versioning/app.py and
-# services/ingest/worker.py. tests/contracts/test_receivers.py checks it against them.
+# services/runtime/auth.py (token copies), services/ingest/app.py, services/versioning/app.py,
+# services/ingest/worker.py and services/versioning/deltas.py. tests/contracts/test_receivers.py checks it against them.
 RECEIVERS: tuple[Receiver, ...] = (
     Receiver(
         "ingest",
@@ -65,6 +66,13 @@ RECEIVERS: tuple[Receiver, ...] = (
         INGEST_REQUESTS,
         (IndexRequested,),
         "Runs the index that a request asks for.",
+    ),
+    Receiver(
+        "versioning-worker",
+        "versioning-deltas",
+        VERSIONING_DELTAS,
+        (DatapointsDeltaRequested,),
+        "Applies each delta once and answers on the versions topic: the version created, or why not.",
     ),
 )
 

@@ -13,7 +13,7 @@ from contracts.catalog import (
     TokenRevoked,
 )
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
-from contracts.versioning import DatapointsDeltaRequested, DatasetVersionCreated
+from contracts.versioning import DatapointsDeltaRejected, DatapointsDeltaRequested, DatasetVersionCreated
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
     RepoCreated,
@@ -30,6 +30,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     IndexFailed,
     DatapointsDeltaRequested,
     DatasetVersionCreated,
+    DatapointsDeltaRejected,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in EVENT_CLASSES}

@@ -79,13 +79,13 @@ INGEST_STATUS = Topic(
 VERSIONING_DELTAS = Topic(
     name="hubstream.versioning.deltas",
     description="Datapoint deltas (set/add/remove) requested for a versioned dataset. Any system may publish.",
-    key="dataset path (Humanloop's path, e.g. folder/test-questions)",
+    key="the dataset as the delta names it: its id (ds_...) or else its path (e.g. folder/test-questions)",
     producers=("versioning", "any"),
 )
 VERSIONING_VERSIONS = Topic(
     name="hubstream.versioning.versions",
-    description="Versions of versioned datasets created by applied deltas.",
-    key="dataset path (Humanloop's path, e.g. folder/test-questions)",
+    description="What became of each delta: the version it created (or resolved to), or why it was rejected.",
+    key="dataset id (ds_...); a rejected delta whose dataset is unknown: the id or path it named",
     producers=("versioning",),
 )
 

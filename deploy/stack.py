@@ -61,6 +61,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("ingest-worker", ("worker", "ingest"), "ingest", False),
     ProcessSpec("versioning-api", ("serve", "versioning"), "versioning", True),
     ProcessSpec("versioning-relay", ("relay", "versioning"), "versioning", False),
+    ProcessSpec("versioning-worker", ("worker", "versioning"), "versioning", False),
 )
 
 

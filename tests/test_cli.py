@@ -90,3 +90,14 @@ def test_a_revoked_token_is_never_registered_again_and_admin_gets_a_new_one(caps
     fresh = asyncio.run(ensure_admin(operator_settings(), token))  # what `up` does with the saved token
     assert fresh != token
     assert fresh.startswith("hf_")
+
+
+@pytest.mark.parametrize(("name", "option"), [("events", "--events"), ("faults", "--rate"), ("versioning", "--sizes")])
+def test_bench_hands_each_benchmark_its_own_options(name: str, option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["bench", name, "--help"])  # the benchmark's own parser answers, not hubstream's
+    assert exit.value.code == 0
+    assert option in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert name in capsys.readouterr().out  # listed by `hubstream bench --help`

@@ -9,7 +9,7 @@ hubstream tokens create USER | revoke TOKEN_ID | list USER
 hubstream events tail|replay TOPIC
 hubstream contracts export [--check]
 hubstream ingest status [--watch] | cancel ID
-hubstream bench events|ingest|faults|catalog [...]
+hubstream bench events|ingest|faults|catalog|versioning [...]
 
 Each command group is a module of this package with a `register(commands)` function; a new group
 (say `mirror`) is a new module `services/cli/mirror.py` added to GROUPS below, nothing else.

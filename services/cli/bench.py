@@ -1,4 +1,8 @@
-"""`hubstream bench NAME [...]`: benchmarks that print figures."""
+"""`hubstream bench NAME [...]`: benchmarks that print figures.
+
+Each benchmark is a package `bench/NAME/` whose `cli.main(argv)` parses its own options (--help included);
+a new one is a line in BENCHMARKS.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ BENCHMARKS = {
     "ingest": "index a 2M-row parquet corpus vs tantivy direct and PostgreSQL FTS; keyword search latency",
     "faults": "steady writes while the broker, PostgreSQL, relays and workers are killed",
     "catalog": "listing and repo_info latency over HTTP vs the same SQL, with 1M repos",
+    "versioning": "version-after-delta, bulk upsert vs COPY, old-version page reads",
 }
 
 

@@ -36,7 +36,6 @@ RuntimeErrorCode = Literal[
     "InternalError",  # a bug; the body carries the request id to find the traceback by
 ]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _HTTP_CODES: dict[int, RuntimeErrorCode] = {
     401: "Unauthorized",
@@ -105,12 +104,22 @@ def detail_shape(err: ApiError) -> dict[str, Any]:
     return {"detail": err.details if err.details is not None else err.message, **err.extra}
 
 
+# Characters a header value may not carry: aiohttp refuses CR, LF and NUL (header injection) and so fails
+# the whole response; the other control characters are dropped too, for the clients' sake.
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def header_text(message: str, limit: int = 500) -> str:
+    """`message` as a header value: one line of printable latin-1 (others as `?`), at most `limit` characters."""
+    return _NOT_IN_HEADERS.sub(" ", message.encode("latin-1", "replace").decode("latin-1"))[:limit]
+
+
 def render(err: ApiError, shape: ErrorShape, request_id: str) -> web.Response:
     headers = {
         "X-Error-Code": err.code,
         # Header values must be one line of latin-1 without control characters (aiohttp drops the connection
         # rather than send one, and a message may quote the client's input); the body carries the full text.
-        "X-Error-Message": _CONTROL.sub(" ", err.message).encode("latin-1", "replace").decode("latin-1")[:500],
+        "X-Error-Message": header_text(err.message),
         "X-Request-Id": request_id,
         **err.headers,
     }

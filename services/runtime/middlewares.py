@@ -1,6 +1,7 @@
 """The middlewares every service app runs, outermost first.
 
-1. request id: on every request and response (`X-Request-Id`);
+1. request id: on every request and response (`X-Request-Id`; the header is
+   added as each response is prepared, so streamed ones carry it too);
 2. metrics: requests and latency by route and status;
 3. errors: whatever is raised inside becomes a JSON body in the API's shape
    with an `X-Error-Code` from the closed list (errors.RuntimeErrorCode plus

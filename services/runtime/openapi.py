@@ -157,7 +157,9 @@ class Operation:
     query: type[BaseModel] | None
     ok: Any
     status: int
-    media_type: str
+    media_types: tuple[str, ...]
+    """Of the answers: the `ok` model under each (a route that answers one of several formats lists them all)."""
+    body_media_type: str
     errors: Mapping[int, str]
     also: Mapping[int, tuple[Any, str]]
 
@@ -172,7 +174,8 @@ class Declared(TypedDict, total=False):
     errors: Mapping[int, str] | Iterable[int]
     token: TokenUse | None
     summary: str | None
-    media_type: str
+    media_type: str | tuple[str, ...]
+    body_media_type: str
     also: Mapping[int, tuple[Any, str]] | None
     operation_id: str | None
 
@@ -229,9 +232,11 @@ class Api:
         `query` (a model whose fields are the query parameters), `errors`
         (statuses this route adds, with what they mean), `token`
         ("required" / "optional" / "none"; the service's default),
-        `summary` (else the view's docstring), `media_type`, `also` (other
-        answers that are not errors: {status: (model, description)}),
-        `operation_id` (else the view's name).
+        `summary` (else the view's docstring), `media_type` (of the answers;
+        a tuple when the route answers one of several formats), `body_media_type`
+        (of the request body: "multipart/form-data" for a form, whose `body`
+        model names its fields), `also` (other answers that are not errors:
+        {status: (model, description)}), `operation_id` (else the view's name).
         """
         if method == "GET":
             self._app.router.add_get(path, handler)
@@ -252,7 +257,8 @@ class Api:
         errors: Mapping[int, str] | Iterable[int] = (),
         token: TokenUse | None = None,
         summary: str | None = None,
-        media_type: str = "application/json",
+        media_type: str | tuple[str, ...] = "application/json",
+        body_media_type: str = "application/json",
         also: Mapping[int, tuple[Any, str]] | None = None,
         operation_id: str | None = None,
     ) -> None:
@@ -279,7 +285,8 @@ class Api:
                 query=query,
                 ok=ok,
                 status=status,
-                media_type=media_type,
+                media_types=(media_type,) if isinstance(media_type, str) else tuple(media_type),
+                body_media_type=body_media_type,
                 errors=dict(errors) if isinstance(errors, Mapping) else dict.fromkeys(errors, ""),
                 also=dict(also or {}),
             )
@@ -351,7 +358,7 @@ class Api:
         if op.body is not None:
             out["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": _schema(op.body, "validation", schemas)}},
+                "content": {op.body_media_type: {"schema": _schema(op.body, "validation", schemas)}},
             }
         out["security"] = self._security(op.token)
         answers = {op.status: (op.ok, "OK"), **op.also}
@@ -361,7 +368,8 @@ class Api:
         for status, (model, description) in answers.items():
             answer: dict[str, Any] = {"description": description, "headers": {"X-Request-Id": _header_ref("RequestId")}}
             if model is not None:
-                answer["content"] = {op.media_type: {"schema": _schema(model, "serialization", schemas)}}
+                schema = _schema(model, "serialization", schemas)
+                answer["content"] = {media_type: {"schema": schema} for media_type in op.media_types}
             responses[status] = answer
         out["responses"] = {str(status): responses[status] for status in sorted(responses)}
         return out

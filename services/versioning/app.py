@@ -16,6 +16,7 @@ from services.runtime.errors import detail_shape
 from services.runtime.service import ServiceDefinition, build_app
 from services.runtime.settings import ServiceConfig
 from services.versioning import repo_events
+from services.versioning.deltas import worker_consumers
 from services.versioning.routes import setup_routes
 
 NAME = "versioning"
@@ -47,4 +48,5 @@ DEFINITION = ServiceDefinition(
     setup_routes=setup_routes,
     keeps_token_copy=True,
     api_consumers=api_consumers,
+    worker_consumers=worker_consumers,  # `hubstream worker versioning`: deltas from Kafka
 )

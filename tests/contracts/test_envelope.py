@@ -24,7 +24,7 @@ from contracts.catalog import (
 )
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
 from contracts.registry import EVENT_CLASSES, EVENT_TYPES
-from contracts.versioning import Datapoint, DatapointsDeltaRequested, DatasetVersionCreated
+from contracts.versioning import Datapoint, DatapointsDeltaRejected, DatapointsDeltaRequested, DatasetVersionCreated
 
 SOURCE_ID = uuid.UUID("6f1c2a8e-2d4b-4c1e-9a57-0d3b8f6e4a21")
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -66,6 +66,9 @@ SAMPLES: tuple[Event, ...] = (
         removed=0,
         commit_message=None,
         request_id="req-1",
+    ),
+    DatapointsDeltaRejected(
+        dataset_id="ds_1", request_id="req-2", reason_code="VersionNotFound", reason="no version dsv_9"
     ),
 )
 

@@ -163,6 +163,7 @@ def test_operations(document: dict[str, Any]) -> None:
         ("ingest", "hubstream.catalog.repos"),
         ("versioning", "hubstream.catalog.repos"),
         ("ingest-worker", "hubstream.ingest.requests"),
+        ("versioning-worker", "hubstream.versioning.deltas"),
     }
     for op in operations.values():
         channel = op["channel"]["$ref"]
