@@ -14,9 +14,10 @@ import aiohttp
 
 from bench.faults.faults import FAULTS
 from bench.faults.load import ROUTES, Load
-from bench.faults.report import Round, as_json, print_report, say, tally
+from bench.faults.report import Round, as_json, print_report, tally
 from bench.faults.stack import StackInfo, UpProcess
 from bench.faults.verify import Arrivals, accepted_keys, events_by_key, refused_keys, unsettled_sources
+from bench.running import say
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import statistics
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.faults.load import Answer
-
-
-def say(message: str) -> None:
-    """Progress on stderr, so that stdout holds only the report."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass

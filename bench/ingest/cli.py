@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from bench.events.infra import fresh_database, is_local_database, throwaway_postgres
 from bench.ingest import corpus as corpora
 from bench.ingest.static_catalog import serving
+from bench.running import say
 from services.ingest.chunk_store import TantivyStore
 
 DATASET = "bench/corpus"
@@ -41,10 +42,6 @@ GOAL_OVER_POSTGRES = 2.5
 GOAL_RSS_MB = 500.0
 GOAL_KEYWORD_P99_MS = 50.0
 GOAL_COMMON_VS_POSTGRES = 0.10
-
-
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from bench.events.infra import fresh_database, is_local_database, throwaway_postgres
-from bench.events.report import percentile, say
+from bench.events.report import percentile
+from bench.running import say
 from services.registry import definition
 from services.runtime import db, migrations
 from services.runtime.outbox import Outbox
