@@ -63,9 +63,7 @@ async def versioning(make_config: Callable[[str], ServiceConfig]) -> AsyncIterat
         await server.start_server()
         resources.push_async_callback(server.close)
         deps = await resources.enter_async_context(worker_deps(service, config))
-        relay = OutboxRelay(
-            deps.pool, deps.producer, config.infra.kafka, deps.outbox, topic_prefix=config.infra.topic_prefix
-        )
+        relay = OutboxRelay(deps.pool, config.infra.kafka, deps.outbox, topic_prefix=config.infra.topic_prefix)
         consumers = await resources.enter_async_context(service.worker_consumers(deps))  # type: ignore[misc]
         await resources.enter_async_context(
             BackgroundTasks({"relay": relay.run, **{c.group: c.run for c in consumers}})
