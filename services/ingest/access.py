@@ -28,3 +28,11 @@ async def find_source(db: asyncpg.Pool | asyncpg.Connection, principal: Principa
     if row is None:
         raise ApiError(404, "SourceNotFound", f"no data source {identifier!r} (or it is someone else's private source)")
     return row
+
+
+def require_may_change(principal: Principal, row: asyncpg.Record, action: str) -> None:
+    """A shared source is changed (deleted, cancelled) only by who asked for it or an admin: 403 otherwise."""
+    if row["is_global"] and not sees_all(principal) and row["requested_by"] != principal.user:
+        raise ApiError(
+            403, "Forbidden", f"data source {row['id']} is shared; only who asked for it or an admin may {action} it"
+        )

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest import store
-from services.ingest.access import find_source, sees_all
+from services.ingest.access import find_source, require_may_change, sees_all
 from services.ingest.keys import CHUNKS
 from services.ingest.sources import cancel_index, dataset_from_url, request_index, source_json, unified_source_json
 from services.runtime.auth import require_principal
@@ -122,10 +122,7 @@ async def delete_source(request: web.Request) -> web.Response:
     principal = require_principal(request)
     pool = request.app[POOL]
     row = await find_source(pool, principal, request.match_info["source_id"])
-    if row["is_global"] and not sees_all(principal) and row["requested_by"] != principal.user:
-        raise ApiError(
-            403, "Forbidden", f"data source {row['id']} is shared; only who asked for it or an admin may delete it"
-        )
+    require_may_change(principal, row, "delete")
     async with pool.acquire() as conn, conn.transaction():
         await store.cancel_runs(conn, row["id"])
         indexes = await store.delete_source(conn, row["id"])
@@ -140,10 +137,7 @@ async def cancel_source(request: web.Request) -> web.Response:
     principal = require_principal(request)
     pool = request.app[POOL]
     row = await find_source(pool, principal, request.match_info["source_id"])
-    if row["is_global"] and not sees_all(principal) and row["requested_by"] != principal.user:
-        raise ApiError(
-            403, "Forbidden", f"data source {row['id']} is shared; only who asked for it or an admin may cancel it"
-        )
+    require_may_change(principal, row, "cancel")
     async with pool.acquire() as conn, conn.transaction():
         await store.lock_source(conn, row["id"])
         if not await store.cancel_runs(conn, row["id"]):
