@@ -20,6 +20,8 @@ from bench.running import run_command, say
 
 log = logging.getLogger("bench.events")
 
+# --phase names, in the order of a round's phases (see `phases`).
+PHASE_CHOICES = ("raw-saturation", "drain", "writers", "raw-rate", "rate")
 SETUP_TIMEOUT = 60.0  # topics, migrations, clients: added to --phase-timeout for a phase's hard limit
 
 
@@ -38,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rounds", type=int, default=3, help="times each phase runs (in rounds, so drift hits both paths alike)"
     )
     parser.add_argument("--phase-timeout", type=float, default=300.0, help="hard limit for each phase, in seconds")
+    parser.add_argument(
+        "--phase",
+        action="append",
+        choices=PHASE_CHOICES,
+        help="run only this phase (repeatable; default: all); to profile one part of the path",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the transaction sizes and keys")
     parser.add_argument("--kafka", help="bootstrap servers of a running broker (default: start a throw-away one)")
     parser.add_argument(
@@ -78,6 +86,8 @@ def phases(args: argparse.Namespace) -> list[tuple[str, Plan, int]]:
         ("raw", paced),
         ("hubstream", paced),
     ]
+    if args.phase:
+        one_round = [pair for pair, choice in zip(one_round, PHASE_CHOICES, strict=True) if choice in args.phase]
     return [
         (path, dataclasses.replace(plan, slug=f"{plan.slug}{n}"), n)
         for n in range(1, args.rounds + 1)

@@ -4,14 +4,17 @@ Configured like the services, from the same code rather than copies:
 
 * the topic is made by `ensure_topics` from the same contract (INGEST_STATUS: partitions, configuration);
 * the producer comes from `producer_context`, as the relay's does (acks, idempotence, linger, batch size,
-  compression);
+  compression), and is transactional as the relay's is: at saturation it commits a Kafka transaction every
+  BATCH_SIZE * BATCHES_IN_FLIGHT records (the relay's largest cycle), at a fixed rate one per burst (a
+  writer's transaction, which the relay publishes in a cycle of its own at that rate);
 * the consumer comes from `kafka_source`, as EventConsumer's does (offsets by hand, isolation level, ...),
   polls with EventConsumer's timeout and batch size, and commits with its policy (`GroupedCommits`: at
   most every 200 ms, and when idle);
 * each record is the one `OutboxRelay.publish` sends for the same event (payload.relay_records): the
   same CloudEvents bytes, key, partition and headers.
 
-Latency is from the send call to the moment the consumer has the record.
+Latency is from the send call to the moment the consumer has the record (a `read_committed` consumer has it
+once its transaction is committed).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from contracts.topics import INGEST_STATUS
 from services.runtime.commits import GroupedCommits
 from services.runtime.consumer import MAX_RECORDS, POLL_TIMEOUT_MS
 from services.runtime.kafka import ensure_topics, producer_context
-from services.runtime.outbox import HEADER_OUTBOX_EVENT
+from services.runtime.outbox import BATCH_SIZE, BATCHES_IN_FLIGHT, HEADER_OUTBOX_EVENT
 from services.runtime.transport import kafka_source
 
 
@@ -62,7 +65,7 @@ async def raw_phase(target: Target, plan: Plan, args: argparse.Namespace) -> Pha
     stopping = asyncio.Event()
 
     async with AsyncExitStack() as stack:
-        producer = await stack.enter_async_context(producer_context(target.bootstrap))
+        producer = await stack.enter_async_context(producer_context(target.bootstrap, transactional_id=f"{prefix}raw"))
         consumer = kafka_source(target.bootstrap)(f"{prefix}bench", [topic])
         # aiokafka wants stop() even after a failed start(), so register it first.
         stack.push_async_callback(consumer.stop)
@@ -93,21 +96,26 @@ async def raw_phase(target: Target, plan: Plan, args: argparse.Namespace) -> Pha
         try:
             async with asyncio.timeout(args.phase_timeout):
                 # Warm-up: the group join and the metadata fetches happen here, not in the measured part.
-                for i in range(args.warmup):
-                    await send(i, warmup=True)
+                async with producer.transaction():
+                    for i in range(args.warmup):
+                        await send(i, warmup=True)
                 await until(tracker.warm, [consuming])
                 async with machine_notes(result):
                     if plan.rate is None:
-                        for n in range(plan.total):
-                            await send(n)
-                            if n % 100 == 99:
-                                await asyncio.sleep(0)  # send() rarely suspends: let the consumer read meanwhile
+                        per_transaction = BATCH_SIZE * BATCHES_IN_FLIGHT
+                        for first in range(0, plan.total, per_transaction):
+                            async with producer.transaction():
+                                for n in range(first, min(first + per_transaction, plan.total)):
+                                    await send(n)
+                                    if n % 100 == 99:
+                                        await asyncio.sleep(0)  # send() rarely suspends: let the consumer read
                     else:
                         n = 0
                         async for size in paced(plan):
-                            for _ in range(size):
-                                await send(n)
-                                n += 1
+                            async with producer.transaction():
+                                for _ in range(size):
+                                    await send(n)
+                                    n += 1
                     await until(tracker.done, [consuming])
                 outcomes = await asyncio.gather(*acks, return_exceptions=True)
                 result.failed_sends = sum(isinstance(o, BaseException) for o in outcomes)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from contracts.ingest import IndexProgress
+from services.runtime.outbox import BATCH_SIZE, BATCHES_IN_FLIGHT
 
 GOAL_THROUGHPUT_RATIO = 0.6  # hubstream drain against raw aiokafka, at saturation (medians)
 GOAL_WRITERS_RATIO = 0.4  # hubstream while its writers commit, against raw aiokafka (medians)
@@ -227,6 +228,10 @@ class Report:
             "  so the latency columns show '-'; how soon after the relay's start events were handled is below.",
             f"{WRITERS_LABEL}: the same path while {self.writers} writers commit the events, in this process and on",
             "  the same cores: its figures include the writers' PostgreSQL commits.",
+            "raw: a transactional producer like the relay's, committing as the relay does (every "
+            f"{BATCH_SIZE * BATCHES_IN_FLIGHT} records at",
+            "  saturation, once per writer's burst at a fixed rate); its read_committed consumer commits offsets",
+            "  with EventConsumer's policy.",
             "hubstream latency ends when the consumer's inbox transaction has committed; raw latency when the",
             "  consumer has the record. Notes below are from each phase's median round (by events/s).",
             "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Collection
 from typing import Any
 
 from bench.events.report import percentile
@@ -29,12 +30,12 @@ class TimedRelay(OutboxRelay):
         self.fetched_at: dict[int, float] = {}
         self.acked_at: dict[int, float] = {}
 
-    async def fetch_pending(self, limit: int | None = None, *, after: int = 0) -> list[PendingRow]:
+    async def fetch_pending(self, limit: int | None = None, *, sent: Collection[int] = ()) -> list[PendingRow]:
         started = time.perf_counter()
         if math.isnan(self.first_fetch_at):
             self.first_fetch_at = started
         try:
-            rows = await super().fetch_pending(limit, after=after)
+            rows = await super().fetch_pending(limit, sent=sent)
         finally:
             self.fetch_s += time.perf_counter() - started
         now = time.perf_counter()

@@ -55,6 +55,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to send to the server.
+
+    asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release,
+    one round trip more for each unit of work (a fifth of a small write transaction's cost, measured by
+    bench/events). Our units of work leave no session state behind: open transactions are still rolled back
+    by asyncpg before this runs, and the two users of session state give it back themselves (the outbox
+    relay unlocks its advisory lock or closes the connection; the ingest runner UNLISTENs).
+    """
+
+
 class BoundedPool(asyncpg.Pool):
     """An asyncpg pool whose every acquire is bounded in time.
 
@@ -107,6 +118,7 @@ async def create_pool(
         timeout=acquire_timeout,  # connecting, too, gives up in time
         server_settings={"search_path": f"{schema},public", "application_name": f"hubstream-{schema}"},
         init=_init_connection,
+        reset=_keep_session,
     )
     await pool
     return pool

@@ -10,6 +10,7 @@ records only: `make_consumer` is where that is set.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -29,8 +30,12 @@ class BrokerUnavailable(RuntimeError):
     """Kafka could not be reached; the message says where."""
 
 
+@functools.lru_cache(maxsize=65536)
 def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for `key` (murmur2, positive)."""
+    """The partition Kafka's default partitioner picks for `key` (murmur2, positive).
+
+    Cached: murmur2 runs in Python, and an aggregate's events share its key, so most sends repeat one.
+    """
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 

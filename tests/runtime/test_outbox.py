@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -201,8 +202,8 @@ class GatedRelay(OutboxRelay):
         self.holding = asyncio.Event()
         self.failures: list[BaseException] = []
 
-    async def fetch_pending(self, limit: int | None = None, *, after: int = 0) -> list[PendingRow]:
-        rows = await super().fetch_pending(limit, after=after)
+    async def fetch_pending(self, limit: int | None = None, *, sent: Collection[int] = ()) -> list[PendingRow]:
+        rows = await super().fetch_pending(limit, sent=sent)
         if rows and not self.gate.is_set():
             self.holding.set()
             await self.gate.wait()
@@ -296,3 +297,47 @@ async def test_published_records_carry_the_headers_the_asyncapi_document_lists(
     assert sent[HEADER_OUTBOX_EVENT] == envelope.id.encode()  # what recovery matches on
     assert sent[HEADER_OUTBOX_SOURCE] == SCHEMA.encode()
     assert sent["content-type"].decode() in documented["content-type"]["examples"]
+
+
+class PausingRelay(OutboxRelay):
+    """A relay that runs `between` once: after it read the first batch of a cycle, before it reads the next."""
+
+    def __init__(self, *args: Any, between: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.between = between
+
+    async def fetch_pending(self, limit: int | None = None, *, sent: Collection[int] = ()) -> list[PendingRow]:
+        rows = await super().fetch_pending(limit, sent=sent)
+        if rows and self.between is not None:
+            between, self.between = self.between, None
+            await between()
+        return rows
+
+
+async def test_a_row_that_commits_late_is_not_overtaken_by_the_next_event_of_its_key(
+    pool: asyncpg.Pool, outbox: Outbox, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    # Outbox ids are taken at INSERT, rows become visible at COMMIT: a transaction that took id 1 can commit
+    # after id 2 was read. The next event of its key (id 3) is written after it commits; it must not go first.
+    key = uuid.uuid4()
+    late = await pool.acquire()
+    open_transaction = late.transaction()
+    await open_transaction.start()
+    await outbox.add(late, request("owner/first", key))  # id 1, not committed yet
+    await commit(pool, outbox, request("owner/other"))  # id 2
+
+    async def late_commit_then_next_event() -> None:
+        await open_transaction.commit()
+        await pool.release(late)
+        await commit(pool, outbox, request("owner/second", key))  # id 3
+
+    relay = PausingRelay(
+        pool, kafka_bootstrap, outbox, topic_prefix=topic_prefix, batch_size=1, between=late_commit_then_next_event
+    )
+    async with relay.producing():
+        while await relay.relay_once():
+            pass
+
+    records = await read_topic(kafka_bootstrap, topic_prefix + INGEST_REQUESTS.name, expect=3, settle=1.0)
+    of_key = [decode(r.value).data["dataset"] for r in records if r.key == str(key).encode()]
+    assert of_key == ["owner/first", "owner/second"]
