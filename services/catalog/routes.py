@@ -31,6 +31,7 @@ from services.catalog.responses import (
     TagsByType,
     WhoAmI,
 )
+from services.catalog.space_views import setup_space_routes
 from services.runtime.keys import API
 
 TYPES = "{type:models|datasets|spaces}"
@@ -118,6 +119,7 @@ def setup_routes(app: web.Application) -> None:
     setup_file_routes(app)
     setup_collection_routes(app)
     setup_paper_routes(app)
+    setup_space_routes(app)
     # Innermost, so it sees a view's RepoNotFound before it is rendered: old names of moved repos redirect.
     app.middlewares.append(repo_views.follow_moved_repos)
 
