@@ -4,6 +4,7 @@ store_spaces.py; secrets are encrypted with the key of space_secrets.py."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from aiohttp import web
@@ -17,11 +18,13 @@ from services.catalog.repo_admin import after_create, parse_repo_id
 from services.catalog.repos import RepoRef, create_repo
 from services.catalog.space_secrets import SECRETS_CIPHER, secrets_ctx
 from services.catalog.spaces import Runtime
+from services.catalog.store_spaces import SECRETS, VARIABLES, Entries
 from services.runtime.auth import require_principal
 from services.runtime.http import iso_utc, json_response, parse_body
 from services.runtime.keys import API, CONFIG, OUTBOX, POOL, PRINCIPAL
 
 SPACE = "/api/spaces/{namespace}/{name}"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Hardware(BaseModel):
@@ -101,7 +104,7 @@ async def get_runtime(request: web.Request) -> web.Response:
 
 async def _change_runtime(request: web.Request, change: Any) -> web.Response:
     """Apply `change(space, runtime) -> runtime` under the space's row lock, and answer the new runtime."""
-    principal = require_principal(request)
+    principal = require_principal(request)  # again: the views that read a body ask first (no token: 401)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         space = await spaces.managed_space(conn, principal, *_names(request))
         await store_files.lock_repo(conn, space["id"])
@@ -111,6 +114,7 @@ async def _change_runtime(request: web.Request, change: Any) -> web.Response:
 
 
 async def request_hardware(request: web.Request) -> web.Response:
+    require_principal(request)
     body = await parse_body(request, HardwareBody, status=400)
     spaces.check_sleep_time(body.sleepTimeSeconds)
 
@@ -122,6 +126,7 @@ async def request_hardware(request: web.Request) -> web.Response:
 
 
 async def set_sleep_time(request: web.Request) -> web.Response:
+    require_principal(request)
     body = await parse_body(request, SleepTimeBody, status=400)
     spaces.check_sleep_time(body.seconds)
     return await _change_runtime(request, lambda space, runtime: runtime.with_sleep_time(body.seconds))
@@ -143,69 +148,57 @@ async def restart_space(request: web.Request) -> web.Response:
 # -- variables and secrets ---------------------------------------------------------------------------------------
 
 
-def _variables_json(rows: list[Any]) -> dict[str, Any]:
+def _entries_json(rows: list[Any]) -> dict[str, Any]:
+    """{KEY: {value?, description, updatedAt}}: a secret's row has no value to show."""
     return {
-        r["key"]: {"value": r["value"], "description": r["description"], "updatedAt": iso_utc(r["updated_at"])}
+        r["key"]: {
+            **({"value": r["value"]} if "value" in r else {}),
+            "description": r["description"],
+            "updatedAt": iso_utc(r["updated_at"]),
+        }
         for r in rows
     }
 
 
-def _secrets_json(rows: list[Any]) -> dict[str, Any]:
-    return {r["key"]: {"description": r["description"], "updatedAt": iso_utc(r["updated_at"])} for r in rows}
+def _stored(request: web.Request, kind: Entries, value: str) -> str | bytes:
+    return request.app[SECRETS_CIPHER].encrypt(value.encode()) if kind is SECRETS else value
 
 
-async def get_variables(request: web.Request) -> web.Response:
+async def _answer_entries(request: web.Request, kind: Entries, change: Any = None) -> web.Response:
+    """Apply `change(conn, space_pk)` if given, then answer all the space's entries of this kind."""
     principal = require_principal(request)
-    async with request.app[POOL].acquire() as conn:
-        space = await spaces.managed_space(conn, principal, *_names(request))
-        return json_response(_variables_json(await store_spaces.variables(conn, space["id"])))
-
-
-async def add_variable(request: web.Request) -> web.Response:
-    principal = require_principal(request)
-    body = await parse_body(request, EntryBody, status=400)
-    spaces.check_entry(body.key, body.value, body.description)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         space = await spaces.managed_space(conn, principal, *_names(request))
-        await store_spaces.set_variable(conn, space["id"], body.key, body.value, body.description)
-        return json_response(_variables_json(await store_spaces.variables(conn, space["id"])))
+        if change is not None:
+            await change(conn, space["id"])
+        return json_response(_entries_json(await store_spaces.entries(conn, kind, space["id"])))
 
 
-async def delete_variable(request: web.Request) -> web.Response:
-    principal = require_principal(request)
-    body = await parse_body(request, KeyBody, status=400)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        space = await spaces.managed_space(conn, principal, *_names(request))
-        await store_spaces.delete_variable(conn, space["id"], body.key)
-        return json_response(_variables_json(await store_spaces.variables(conn, space["id"])))
+def entry_views(kind: Entries) -> tuple[Handler, Handler, Handler]:
+    """The GET, POST and DELETE views of a space's variables or secrets (same calls, two tables)."""
 
+    async def get_entries(request: web.Request) -> web.Response:
+        return await _answer_entries(request, kind)
 
-async def get_secrets(request: web.Request) -> web.Response:
-    """The space's secrets by key, with descriptions and times: their values are never returned."""
-    principal = require_principal(request)
-    async with request.app[POOL].acquire() as conn:
-        space = await spaces.managed_space(conn, principal, *_names(request))
-        return json_response(_secrets_json(await store_spaces.secrets(conn, space["id"])))
+    async def add_entry(request: web.Request) -> web.Response:
+        require_principal(request)
+        body = await parse_body(request, EntryBody, status=400)
+        spaces.check_entry(body.key, body.value, body.description)
+        stored = _stored(request, kind, body.value)
+        return await _answer_entries(
+            request,
+            kind,
+            lambda conn, pk: store_spaces.set_entry(conn, kind, pk, body.key, stored, body.description),
+        )
 
+    async def delete_entry(request: web.Request) -> web.Response:
+        require_principal(request)
+        body = await parse_body(request, KeyBody, status=400)
+        return await _answer_entries(
+            request, kind, lambda conn, pk: store_spaces.delete_entry(conn, kind, pk, body.key)
+        )
 
-async def add_secret(request: web.Request) -> web.Response:
-    principal = require_principal(request)
-    body = await parse_body(request, EntryBody, status=400)
-    spaces.check_entry(body.key, body.value, body.description)
-    ciphertext = request.app[SECRETS_CIPHER].encrypt(body.value.encode())
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        space = await spaces.managed_space(conn, principal, *_names(request))
-        await store_spaces.set_secret(conn, space["id"], body.key, ciphertext, body.description)
-        return json_response(_secrets_json(await store_spaces.secrets(conn, space["id"])))
-
-
-async def delete_secret(request: web.Request) -> web.Response:
-    principal = require_principal(request)
-    body = await parse_body(request, KeyBody, status=400)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        space = await spaces.managed_space(conn, principal, *_names(request))
-        await store_spaces.delete_secret(conn, space["id"], body.key)
-        return json_response(_secrets_json(await store_spaces.secrets(conn, space["id"])))
+    return get_entries, add_entry, delete_entry
 
 
 # -- duplicate ----------------------------------------------------------------------------------------------------
@@ -219,7 +212,6 @@ async def duplicate_space(request: web.Request) -> web.Response:
     spaces.check_sleep_time(body.sleepTimeSeconds)
     for entry in [*body.secrets, *body.variables]:
         spaces.check_entry(entry.key, entry.value, entry.description)
-    cipher = request.app[SECRETS_CIPHER]
     base_url = request.app[CONFIG].http.url
     async with request.app[POOL].acquire() as conn, conn.transaction():
         source = await spaces.readable_space(conn, principal, *_names(request))
@@ -257,11 +249,10 @@ async def duplicate_space(request: web.Request) -> web.Response:
         )
         runtime = Runtime().with_hardware(body.hardware or spaces.FREE_HARDWARE, body.sleepTimeSeconds)
         await spaces.save(conn, row, runtime)
-        for entry in body.variables:
-            await store_spaces.set_variable(conn, row["id"], entry.key, entry.value, entry.description)
-        for entry in body.secrets:
-            ciphertext = cipher.encrypt(entry.value.encode())
-            await store_spaces.set_secret(conn, row["id"], entry.key, ciphertext, entry.description)
+        for kind, given in ((VARIABLES, body.variables), (SECRETS, body.secrets)):
+            for entry in given:
+                stored = _stored(request, kind, entry.value)
+                await store_spaces.set_entry(conn, kind, row["id"], entry.key, stored, entry.description)
     return json_response({"url": target.url(base_url)})
 
 
@@ -298,11 +289,21 @@ def setup_space_routes(app: web.Application) -> None:
             token="required",
             summary=summary,
         )
-    for path, model, getter, adder, deleter, what in (
-        ("/variables", Variable, get_variables, add_variable, delete_variable, "variables (with their values)"),
-        ("/secrets", Secret, get_secrets, add_secret, delete_secret, "secrets (never their values)"),
+    for path, kind, model, what in (
+        ("/variables", VARIABLES, Variable, "variables (with their values)"),
+        ("/secrets", SECRETS, Secret, "secrets (never their values)"),
     ):
-        api.get(SPACE + path, getter, ok=dict[str, model], errors=manage, token="required", summary=f"The {what}")
+        getter, adder, deleter = entry_views(kind)
+        name = path.strip("/")
+        api.get(
+            SPACE + path,
+            getter,
+            ok=dict[str, model],
+            errors=manage,
+            token="required",
+            summary=f"The {what}",
+            operation_id=f"get_space_{name}",
+        )
         api.post(
             SPACE + path,
             adder,
@@ -310,7 +311,8 @@ def setup_space_routes(app: web.Application) -> None:
             ok=dict[str, model],
             errors={400: invalid, **manage},
             token="required",
-            summary=f"Add or replace one of the space's {what.split(' ')[0]}; answers all of them",
+            summary=f"Add or replace one of the space's {name}; answers all of them",
+            operation_id=f"add_space_{name}",
         )
         api.delete(
             SPACE + path,
@@ -319,7 +321,8 @@ def setup_space_routes(app: web.Application) -> None:
             ok=dict[str, model],
             errors={400: invalid, **manage},
             token="required",
-            summary=f"Remove one of the space's {what.split(' ')[0]} (by `key`); answers the rest",
+            summary=f"Remove one of the space's {name} (by `key`); answers the rest",
+            operation_id=f"delete_space_{name}",
         )
     api.post(
         SPACE + "/duplicate",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -87,12 +87,19 @@ async def owner_collection_ids(conn: asyncpg.Connection, owner: str) -> list[str
     return [r["id"] for r in rows]
 
 
-async def set_collection_positions(conn: asyncpg.Connection, ids: list[str]) -> None:
+async def _renumber(
+    conn: asyncpg.Connection, table: Literal["collections", "collection_items"], ids: list[str]
+) -> None:
+    """Positions 0, 1, 2... in the order of `ids`."""
     await conn.execute(
-        """UPDATE collections c SET position = p.position - 1
-           FROM unnest($1::text[]) WITH ORDINALITY AS p(id, position) WHERE c.id = p.id""",
+        f"""UPDATE {table} t SET position = p.position - 1
+            FROM unnest($1::text[]) WITH ORDINALITY AS p(id, position) WHERE t.id = p.id""",
         ids,
     )
+
+
+async def set_collection_positions(conn: asyncpg.Connection, ids: list[str]) -> None:
+    await _renumber(conn, "collections", ids)
 
 
 async def delete_collection(conn: asyncpg.Connection, collection_id: str) -> None:
@@ -179,11 +186,7 @@ async def item_ids_in_order(conn: asyncpg.Connection, collection_id: str) -> lis
 
 
 async def set_item_positions(conn: asyncpg.Connection, ids: list[str]) -> None:
-    await conn.execute(
-        """UPDATE collection_items i SET position = p.position - 1
-           FROM unnest($1::text[]) WITH ORDINALITY AS p(id, position) WHERE i.id = p.id""",
-        ids,
-    )
+    await _renumber(conn, "collection_items", ids)
 
 
 async def delete_item(conn: asyncpg.Connection, item_id: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import asyncpg
 
 Record = asyncpg.Record
@@ -27,49 +30,43 @@ async def save_runtime(
     )
 
 
-async def variables(conn: Conn, repo_pk: str) -> list[Record]:
-    return await conn.fetch("SELECT * FROM space_variables WHERE repo_id = $1 ORDER BY key", repo_pk)
+@dataclass(frozen=True)
+class Entries:
+    """Variables or secrets: the same key -> (stored value, description, time) table, of one of two kinds."""
+
+    table: Literal["space_variables", "space_secrets"]
+    stored: Literal["value", "ciphertext"]  # the column of the value (a secret's is never read back)
 
 
-async def set_variable(conn: asyncpg.Connection, repo_pk: str, key: str, value: str, description: str | None) -> None:
-    await conn.execute(
-        """INSERT INTO space_variables (repo_id, key, value, description) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (repo_id, key) DO UPDATE SET value = EXCLUDED.value,
-               description = COALESCE(EXCLUDED.description, space_variables.description), updated_at = now()""",
-        repo_pk,
-        key,
-        value,
-        description,
-    )
+VARIABLES = Entries("space_variables", "value")
+SECRETS = Entries("space_secrets", "ciphertext")
 
 
-async def delete_variable(conn: asyncpg.Connection, repo_pk: str, key: str) -> None:
-    await conn.execute("DELETE FROM space_variables WHERE repo_id = $1 AND key = $2", repo_pk, key)
-
-
-async def secrets(conn: Conn, repo_pk: str) -> list[Record]:
-    """Keys, descriptions and times of a space's secrets: never their values."""
+async def entries(conn: Conn, kind: Entries, repo_pk: str) -> list[Record]:
+    """A space's variables with their values, or its secrets without theirs."""
+    value = ", value" if kind is VARIABLES else ""
     return await conn.fetch(
-        "SELECT key, description, updated_at FROM space_secrets WHERE repo_id = $1 ORDER BY key", repo_pk
+        f"SELECT key{value}, description, updated_at FROM {kind.table} WHERE repo_id = $1 ORDER BY key", repo_pk
     )
 
 
-async def set_secret(
-    conn: asyncpg.Connection, repo_pk: str, key: str, ciphertext: bytes, description: str | None
+async def set_entry(
+    conn: asyncpg.Connection, kind: Entries, repo_pk: str, key: str, stored: str | bytes, description: str | None
 ) -> None:
+    """Add or replace one; a description not given again is kept."""
     await conn.execute(
-        """INSERT INTO space_secrets (repo_id, key, ciphertext, description) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (repo_id, key) DO UPDATE SET ciphertext = EXCLUDED.ciphertext,
-               description = COALESCE(EXCLUDED.description, space_secrets.description), updated_at = now()""",
+        f"""INSERT INTO {kind.table} (repo_id, key, {kind.stored}, description) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (repo_id, key) DO UPDATE SET {kind.stored} = EXCLUDED.{kind.stored},
+                description = COALESCE(EXCLUDED.description, {kind.table}.description), updated_at = now()""",
         repo_pk,
         key,
-        ciphertext,
+        stored,
         description,
     )
 
 
-async def delete_secret(conn: asyncpg.Connection, repo_pk: str, key: str) -> None:
-    await conn.execute("DELETE FROM space_secrets WHERE repo_id = $1 AND key = $2", repo_pk, key)
+async def delete_entry(conn: asyncpg.Connection, kind: Entries, repo_pk: str, key: str) -> None:
+    await conn.execute(f"DELETE FROM {kind.table} WHERE repo_id = $1 AND key = $2", repo_pk, key)
 
 
 async def copy_history(conn: asyncpg.Connection, source_pk: str, target_pk: str) -> None:
