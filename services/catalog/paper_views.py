@@ -113,6 +113,22 @@ async def paper_info(request: web.Request) -> web.Response:
     return json_response(paper_json(row))
 
 
+async def read_paper(request: web.Request) -> web.Response:
+    """A paper's page as Markdown: title, authors, links and abstract."""
+    paper_id = _paper_id(request)
+    row = await store_papers.paper(request.app[POOL], paper_id)
+    if row is None:
+        raise catalog_error(404, "PaperNotFound", f"Paper not found: {paper_id}.")
+    lines = [f"# {row['title']}", "", f"arXiv: {row['id']}"]
+    if row["authors"]:
+        lines.append("Authors: " + ", ".join(row["authors"]))
+    lines += [
+        f"{label}: {url}" for label, url in (("Project page", row["project_page"]), ("Code", row["github_repo"])) if url
+    ]
+    lines += ["", "## Abstract", "", row["summary"], ""]
+    return web.Response(text="\n".join(lines), content_type="text/markdown")
+
+
 async def search_papers(request: web.Request) -> web.Response:
     params = _query(request, SearchParams)
     rows = await store_papers.search(request.app[POOL], params.q, params.limit)
@@ -205,6 +221,15 @@ def setup_paper_routes(app: web.Application) -> None:
         errors={400: invalid_id, 404: "No such paper (PaperNotFound)."},
         token="optional",
         summary="A paper",
+    )
+    api.get(
+        "/papers/{paper_id:" + PAPER_ID + "}.md",
+        read_paper,
+        ok=str,
+        media_type="text/markdown",
+        errors={404: "No such paper (PaperNotFound)."},
+        token="optional",
+        summary="A paper's page as Markdown",
     )
     api.get(
         "/api/daily_papers",

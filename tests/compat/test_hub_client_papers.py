@@ -74,6 +74,14 @@ async def test_papers_from_the_cli_through_the_hub_client(catalog: Catalog, caps
             anonymous.paper_info("9999.99999")
         assert (exc.value.response.status_code, exc.value.response.headers["X-Error-Code"]) == (404, "PaperNotFound")
 
+        page = anonymous.read_paper("2307.09288")
+        assert page.startswith("# Llama 2: Open Foundation and Fine-Tuned Chat Models\n")
+        assert "Hugo Touvron, Louis Martin" in page
+        assert "We develop and release Llama 2." in page
+        with pytest.raises(HfHubHTTPError) as exc:
+            anonymous.read_paper("9999.99999")
+        assert exc.value.response.status_code == 404
+
         # -- search and daily papers --------------------------------------------------------------------------------
         assert [p.id for p in api.list_papers(query="llama")] == ["2307.09288"]
         assert [p.id for p in api.list_papers(query="2401")] == ["2401.00001"]
