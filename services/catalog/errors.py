@@ -13,7 +13,7 @@ CatalogErrorCode = Literal[
     "RepoExists",
     "InvalidName",
     "GatedRepo",  # a gated repo's files, asked for by someone without access (the client raises GatedRepoError)
-    "InvalidParameter",  # a query parameter out of its range: unknown sort key, bad limit, cursor or expand
+    "InvalidParameter",  # a parameter or field out of its range: unknown sort key, bad limit, cursor, theme, too long
     # Files and history
     "RevisionNotFound",  # the Hub client maps these two to RevisionNotFoundError / EntryNotFoundError
     "EntryNotFound",
@@ -28,6 +28,13 @@ CatalogErrorCode = Literal[
     "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
     "InvalidMetadata",  # a README's YAML front matter that does not parse (validate-yaml)
     "ParquetNotFound",  # the dataset (config, split, shard) has no parquet files
+    # Collections, papers, spaces
+    "CollectionNotFound",  # missing, or private and not the caller's
+    "CollectionExists",  # the owner has a collection of that title (409; the body's `slug` names it)
+    "CollectionItemNotFound",  # no item of that `_id` in the collection
+    "CollectionItemExists",  # the collection already holds that repo, paper or collection
+    "PaperNotFound",
+    "StaticSpace",  # a static space is always "running": it cannot be paused or given hardware
 ]
 
 

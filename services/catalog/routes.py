@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.catalog import files_views, history_views, parquet_views, repo_views, views
+from services.catalog.collection_views import setup_collection_routes
 from services.catalog.file_responses import (
     CommitDone,
     CommitEntry,
@@ -20,6 +21,7 @@ from services.catalog.file_responses import (
 )
 from services.catalog.files_resources import files_ctx
 from services.catalog.listing import InfoParams, ListParams
+from services.catalog.paper_views import setup_paper_routes
 from services.catalog.responses import (
     CreatedRepo,
     DeletedRepo,
@@ -29,6 +31,7 @@ from services.catalog.responses import (
     TagsByType,
     WhoAmI,
 )
+from services.catalog.space_views import setup_space_routes
 from services.runtime.keys import API
 
 TYPES = "{type:models|datasets|spaces}"
@@ -114,6 +117,9 @@ def setup_routes(app: web.Application) -> None:
         summary="Change a repo's visibility or gating",
     )
     setup_file_routes(app)
+    setup_collection_routes(app)
+    setup_paper_routes(app)
+    setup_space_routes(app)
     # Innermost, so it sees a view's RepoNotFound before it is rendered: old names of moved repos redirect.
     app.middlewares.append(repo_views.follow_moved_repos)
 
