@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from contracts.catalog import RepoUpdated, UpdatedRef
-from services.catalog import store_files
+from services.catalog import store_community, store_files
 from services.catalog.commit_payload import AddFile, AddLfsFile, CommitPayload, DeleteFile, DeleteFolder
+from services.catalog.discussion_events import record_pr_commit
 from services.catalog.errors import catalog_error
 from services.catalog.gitfiles import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer
 from services.catalog.revisions import FULL_REF, Revision, ref_name_problem, resolve, revision_not_found, split_ref
@@ -89,7 +90,7 @@ async def apply_commit(
     if create_pr:
         base = await resolve(conn, repo_id, rev)
         parent: str | None = base.sha
-        kind, name = "pr", str(await store_files.next_pr_number(conn, repo_id))
+        kind, name = "pr", str(await store_community.next_number(conn, repo_id))  # shared with discussions
     else:
         kind, name, parent = await _writable_head(conn, repo_id, rev)
     if payload.parent_commit is not None and payload.parent_commit != parent:
@@ -119,6 +120,18 @@ async def apply_commit(
     await store_files.set_ref(conn, repo_id, kind, name, sha)
     if (kind, name) == ("branch", "main"):
         await store_files.set_head(conn, repo_id, sha)
+    if kind == "pr" and name.isdigit():  # the pull request notes the commit (and a create_pr commit opens it)
+        await record_pr_commit(
+            conn,
+            repo_id,
+            int(name),
+            sha=sha,
+            parent=parent,
+            title=payload.summary,
+            description=payload.description,
+            author=author,
+            opened=create_pr,
+        )
     head = await store_files.ref_target(conn, repo_id, "branch", "main")  # read under the lock, not before
     await outbox.add(
         conn,

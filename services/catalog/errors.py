@@ -28,6 +28,12 @@ CatalogErrorCode = Literal[
     "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
     "InvalidMetadata",  # a README's YAML front matter that does not parse (validate-yaml)
     "ParquetNotFound",  # the dataset (config, split, shard) has no parquet files
+    # Community and organizations
+    "DiscussionNotFound",
+    "MergeConflict",  # a pull request changes a file its target branch changed too since the PR started
+    "ResourceGroupNotFound",
+    "ResourceGroupExists",
+    "NotOrgMember",  # a resource group's user must be a member of the group's organization
 ]
 
 
