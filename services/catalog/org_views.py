@@ -346,6 +346,7 @@ async def _change_user(request: web.Request, role: str | None) -> web.Response:
 
 
 async def update_resource_group_user_view(request: web.Request) -> web.Response:
+    require_principal(request)  # a caller without a token hears that first, whatever the body
     body = await parse_body(request, GroupRoleBody, status=400)
     return await _change_user(request, body.role)
 
