@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.catalog import store, store_community, store_listing
+from services.catalog import store, store_community
 from services.catalog.access import readable_repo
 from services.catalog.errors import catalog_error
 from services.catalog.history_views import _cursor, _next_link
@@ -72,9 +72,9 @@ async def user_likes_view(request: web.Request) -> web.Response:
     if await store.account(pool, user) is None:
         raise catalog_error(404, "NotFound", f"no user named {user!r}")
     principal = request.get(PRINCIPAL)
-    readable = list(await store_listing.readable_namespaces(pool, principal.user)) if principal else []
     offset = _cursor(request)
-    rows = await store_community.liked_repos(pool, user, readable, offset=offset, limit=PAGE + 1)
+    viewer = principal.user if principal else None
+    rows = await store_community.liked_repos(pool, user, viewer, offset=offset, limit=PAGE + 1)
     items = [
         {
             "createdAt": iso_utc(r["created_at"]),

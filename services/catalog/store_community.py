@@ -166,14 +166,18 @@ async def likers(conn: Conn, repo_id: str, *, offset: int, limit: int) -> list[R
     )
 
 
-async def liked_repos(
-    conn: Conn, user: str, readable_namespaces: list[str], *, offset: int, limit: int
-) -> list[Record]:
-    """The repos `user` liked that the viewer may see (public ones, and private ones in `readable_namespaces`)."""
+async def liked_repos(conn: Conn, user: str, viewer: str | None, *, offset: int, limit: int) -> list[Record]:
+    """The repos `user` liked that the viewer may see: public ones, their own, and their orgs' private ones
+    unless a resource group keeps those from them (repos.can_read, in SQL)."""
     return await conn.fetch(
         f"""SELECT l.created_at, r.repo_type, r.namespace, r.name FROM repo_likes l JOIN repos r ON r.id = l.repo_id
-            WHERE l.user_name = $1 AND (NOT r.private OR r.namespace = ANY($2::text[]))
+            LEFT JOIN org_members m ON m.org = r.namespace AND m.user_name = $2
+            WHERE l.user_name = $1 AND (
+                NOT r.private OR r.namespace = $2 OR m.role = 'admin'
+                OR (m.role IS NOT NULL AND (r.resource_group IS NULL OR EXISTS (
+                    SELECT 1 FROM resource_groups g WHERE g.id = r.resource_group AND (g.auto_join OR EXISTS (
+                        SELECT 1 FROM resource_group_members gm WHERE gm.group_id = g.id AND gm.user_name = $2))))))
             ORDER BY l.created_at DESC, r.id OFFSET {offset:d} LIMIT {limit:d}""",
         user,
-        readable_namespaces,
+        viewer,
     )

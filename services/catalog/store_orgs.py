@@ -29,6 +29,23 @@ async def counts(conn: Conn, namespace: str) -> Record:
     )
 
 
+async def hidden_private_repos(conn: Conn, user: str, repo_type: str) -> tuple[str, ...]:
+    """Private repos of the user's orgs (as `namespace/name`) in a resource group that gives them no role.
+
+    Listings show the private repos of every org a user belongs to; these are the exceptions.
+    """
+    rows = await conn.fetch(
+        """SELECT r.full_id FROM repos r
+           JOIN org_members m ON m.org = r.namespace AND m.user_name = $1 AND m.role <> 'admin'
+           JOIN resource_groups g ON g.id = r.resource_group AND NOT g.auto_join
+           WHERE r.private AND r.repo_type = $2
+             AND NOT EXISTS (SELECT 1 FROM resource_group_members gm WHERE gm.group_id = g.id AND gm.user_name = $1)""",
+        user,
+        repo_type,
+    )
+    return tuple(r["full_id"] for r in rows)
+
+
 async def insert_group(
     conn: asyncpg.Connection, *, group_id: str, org: str, name: str, description: str, auto_join: bool, role: str
 ) -> Record | None:

@@ -140,6 +140,10 @@ async def test_organization_members_overviews_and_resource_groups(catalog: Catal
 
         # Before any group: the org's own rule (every member reads, writers write).
         assert intern.dataset_info("acme/vault").private
+        intern_auth = {"authorization": f"Bearer {intern_token}"}
+        assert call("POST", "/api/datasets/acme/vault/like", headers=intern_auth)[0] == 200
+        assert intern.list_liked_repos().datasets == ["acme/vault"]
+        assert [d.id for d in intern.list_datasets(author="acme")] == ["acme/vault"]
         status, group = call(
             "POST",
             "/api/organizations/acme/resource-groups",
@@ -155,6 +159,10 @@ async def test_organization_members_overviews_and_resource_groups(catalog: Catal
         with pytest.raises(RepositoryNotFoundError):
             intern.dataset_info("acme/vault")
         assert dev.dataset_info("acme/vault").private
+        assert [d.id for d in intern.list_datasets(author="acme")] == []  # not listed either
+        assert intern.list_liked_repos().datasets == []
+        assert [d.id for d in dev.list_datasets(author="acme")] == ["acme/vault"]
+        assert [d.id for d in boss.list_datasets(author="acme")] == ["acme/vault"]
         with pytest.raises(HfHubHTTPError, match="403"):
             dev.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="acme/vault", repo_type="dataset")
         assert call("PATCH", f"/api/organizations/acme/resource-groups/{gid}/users/dev", {"role": "write"})[0] == 200
