@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -132,18 +133,7 @@ async def apply_commit(
             author=author,
             opened=create_pr,
         )
-    head = await store_files.ref_target(conn, repo_id, "branch", "main")  # read under the lock, not before
-    await outbox.add(
-        conn,
-        RepoUpdated(
-            repo_type=repo["repo_type"],
-            repo_id=f"{repo['namespace']}/{repo['name']}",
-            head_sha=head,
-            updated_refs=[UpdatedRef(ref=FULL_REF[kind] + name, old_sha=None if create_pr else parent, new_sha=sha)],
-            changed_paths=sorted(changed)[:MAX_EVENT_PATHS],
-            changed_paths_truncated=len(changed) > MAX_EVENT_PATHS,
-        ),
-    )
+    await announce_commit(conn, outbox, repo, FULL_REF[kind] + name, None if create_pr else parent, sha, changed)
     on_main = (kind, name) == ("branch", "main")
     return CommitResult(sha, int(name) if kind == "pr" else None, frozenset(changed) if on_main else frozenset())
 
@@ -163,7 +153,7 @@ async def squash_branch(
     await store_files.set_ref(conn, repo_id, kind, name, sha)
     if (kind, name) == ("branch", "main"):
         await store_files.set_head(conn, repo_id, sha)
-    await _announce_ref(conn, outbox, repo, FULL_REF[kind] + name, head, sha)
+    await announce_commit(conn, outbox, repo, FULL_REF[kind] + name, head, sha)
     return sha
 
 
@@ -248,7 +238,7 @@ async def create_ref(
     start = await resolve(conn, repo["id"], starting_point)
     if not await store_files.insert_ref(conn, repo["id"], kind, name, start.sha, message):
         raise catalog_error(409, "RefExists", f"Reference {FULL_REF[kind]}{name} already exists")
-    await _announce_ref(conn, outbox, repo, f"{FULL_REF[kind]}{name}", None, start.sha)
+    await announce_commit(conn, outbox, repo, f"{FULL_REF[kind]}{name}", None, start.sha)
     return Revision(start.sha, kind, name)
 
 
@@ -259,12 +249,22 @@ async def delete_ref(conn: asyncpg.Connection, outbox: Outbox, repo: asyncpg.Rec
     old = await store_files.delete_ref(conn, repo["id"], kind, name)
     if old is None:
         raise revision_not_found(name)
-    await _announce_ref(conn, outbox, repo, f"{FULL_REF[kind]}{name}", old, None)
+    await announce_commit(conn, outbox, repo, f"{FULL_REF[kind]}{name}", old, None)
 
 
-async def _announce_ref(
-    conn: asyncpg.Connection, outbox: Outbox, repo: asyncpg.Record, ref: str, old: str | None, new: str | None
+async def announce_commit(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    repo: asyncpg.Record,
+    ref: str,
+    old: str | None,
+    new: str | None,
+    changed: Iterable[str] = (),
 ) -> None:
+    """`RepoUpdated` for a change of `ref`: a commit (with the paths it changed), a new or deleted branch or tag.
+
+    Call with the repo locked: main's head is read under the lock."""
+    paths = sorted(changed)
     await outbox.add(
         conn,
         RepoUpdated(
@@ -272,5 +272,7 @@ async def _announce_ref(
             repo_id=f"{repo['namespace']}/{repo['name']}",
             head_sha=await store_files.ref_target(conn, repo["id"], "branch", "main"),
             updated_refs=[UpdatedRef(ref=ref, old_sha=old, new_sha=new)],
+            changed_paths=paths[:MAX_EVENT_PATHS],
+            changed_paths_truncated=len(paths) > MAX_EVENT_PATHS,
         ),
     )

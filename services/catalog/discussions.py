@@ -11,9 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from contracts.catalog import RepoUpdated, UpdatedRef
 from services.catalog import store_community, store_files
-from services.catalog.commits import MAX_EVENT_PATHS, new_commit_sha
+from services.catalog.commits import announce_commit, new_commit_sha
 from services.catalog.discussion_events import DEFAULT_DESCRIPTION, add_comment, add_event, render
 from services.catalog.errors import catalog_error
 from services.catalog.revisions import resolve
@@ -235,15 +234,5 @@ async def merge(
         await add_comment(conn, repo["id"], num, author, comment)
     await store_community.set_merged(conn, repo["id"], num, sha)
     await add_event(conn, repo["id"], num, "status-change", author, {"status": "merged"})
-    await outbox.add(
-        conn,
-        RepoUpdated(
-            repo_type=repo["repo_type"],
-            repo_id=f"{repo['namespace']}/{repo['name']}",
-            head_sha=await store_files.ref_target(conn, repo["id"], "branch", "main"),
-            updated_refs=[UpdatedRef(ref=f"refs/heads/{branch}", old_sha=plan.target, new_sha=sha)],
-            changed_paths=paths[:MAX_EVENT_PATHS],
-            changed_paths_truncated=len(paths) > MAX_EVENT_PATHS,
-        ),
-    )
+    await announce_commit(conn, outbox, repo, f"refs/heads/{branch}", plan.target, sha, paths)
     return sha, frozenset(paths) if branch == "main" else frozenset()

@@ -4,7 +4,6 @@ client (2.x; `like` and `get_token_permission` exist only in the 0.2x line, run 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 
 import pytest
@@ -13,7 +12,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import get_session
 
 from tests.compat.conftest import CLIENT_WARNINGS, Catalog
-from tests.compat.test_legacy_client import LEGACY_PYTHON
+from tests.compat.test_legacy_client import LEGACY_PYTHON, run_legacy_client
 
 pytestmark = CLIENT_WARNINGS
 
@@ -82,22 +81,8 @@ print(json.dumps(got))
 async def test_the_0_2x_client_likes_and_reads_its_token_permission(
     catalog: Catalog, tmp_path: os.PathLike[str]
 ) -> None:
-    assert LEGACY_PYTHON is not None
     read_token = await catalog.user("reader", role="read")
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": catalog.url,
-        "HF_TOKEN": catalog.admin_token,
-        "READ_TOKEN": read_token,
-        "HF_HOME": f"{tmp_path}/hf",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    process = await asyncio.create_subprocess_exec(
-        LEGACY_PYTHON, "-c", LEGACY_SCRIPT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode(errors="replace")[-4000:]
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    got = await run_legacy_client(LEGACY_SCRIPT, catalog, tmp_path, READ_TOKEN=read_token)
     assert got == {
         "likes": 1,
         "liked": ["admin/old-likes"],
