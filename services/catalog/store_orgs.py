@@ -66,6 +66,14 @@ async def group(conn: Conn, org: str, group_id: str, *, for_update: bool = False
     return await conn.fetchrow(f"SELECT * FROM resource_groups WHERE org = $1 AND id = $2{lock}", org, group_id)
 
 
+async def group_summary(conn: Conn, group_id: str) -> Record | None:
+    return await conn.fetchrow(
+        """SELECT g.id, g.name, (SELECT count(*) FROM resource_group_members m WHERE m.group_id = g.id) AS num_users
+           FROM resource_groups g WHERE g.id = $1""",
+        group_id,
+    )
+
+
 async def groups(conn: Conn, org: str) -> list[Record]:
     return await conn.fetch("SELECT * FROM resource_groups WHERE org = $1 ORDER BY created_at, id", org)
 

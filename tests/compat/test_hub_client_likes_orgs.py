@@ -145,6 +145,14 @@ async def test_organization_members_overviews_and_resource_groups(catalog: Catal
             intern.dataset_info("acme/vault")
         assert dev.dataset_info("acme/vault").private
         assert [d.id for d in intern.list_datasets(author="acme")] == []  # not listed either
+        # create_repo(resource_group_id=...): for org admins and the group's writers; the info names the group.
+        boss.create_repo("acme/in-group", private=True, resource_group_id=gid)
+        assert dev.model_info("acme/in-group").resource_group == {"id": gid, "name": "vault-team", "numUsers": 1}
+        with pytest.raises(RepositoryNotFoundError):
+            intern.model_info("acme/in-group")
+        with pytest.raises(HfHubHTTPError, match="403"):
+            dev.create_repo("acme/not-made", resource_group_id=gid)  # dev only reads in the group
+        assert not boss.repo_exists("acme/not-made")  # refused whole: no repo without its group
         assert intern.list_liked_repos().datasets == []
         assert [d.id for d in dev.list_datasets(author="acme")] == ["acme/vault"]
         assert [d.id for d in boss.list_datasets(author="acme")] == ["acme/vault"]
