@@ -68,6 +68,9 @@ async def create(
 
 
 async def discussion_for_change(conn: asyncpg.Connection, repo: asyncpg.Record, num: int) -> asyncpg.Record:
+    """The discussion, locked. The repo is locked first, in the order commits take (repo, then discussion),
+    so a merge and a commit to the same PR ref wait for each other instead of deadlocking."""
+    await store_files.lock_repo(conn, repo["id"])
     found = await store_community.discussion(conn, repo["id"], num, for_update=True)
     if found is None:
         raise discussion_not_found(repo, num)
