@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
 
 from contracts.catalog import RepoUpdated, UpdatedRef
-from services.catalog import store_files
+from services.catalog import store_community, store_files
 from services.catalog.commit_payload import AddFile, AddLfsFile, CommitPayload, DeleteFile, DeleteFolder
+from services.catalog.discussion_events import record_pr_commit
 from services.catalog.errors import catalog_error
 from services.catalog.gitfiles import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer
 from services.catalog.revisions import FULL_REF, Revision, ref_name_problem, resolve, revision_not_found, split_ref
@@ -89,7 +91,7 @@ async def apply_commit(
     if create_pr:
         base = await resolve(conn, repo_id, rev)
         parent: str | None = base.sha
-        kind, name = "pr", str(await store_files.next_pr_number(conn, repo_id))
+        kind, name = "pr", str(await store_community.next_number(conn, repo_id))  # shared with discussions
     else:
         kind, name, parent = await _writable_head(conn, repo_id, rev)
     if payload.parent_commit is not None and payload.parent_commit != parent:
@@ -119,18 +121,19 @@ async def apply_commit(
     await store_files.set_ref(conn, repo_id, kind, name, sha)
     if (kind, name) == ("branch", "main"):
         await store_files.set_head(conn, repo_id, sha)
-    head = await store_files.ref_target(conn, repo_id, "branch", "main")  # read under the lock, not before
-    await outbox.add(
-        conn,
-        RepoUpdated(
-            repo_type=repo["repo_type"],
-            repo_id=f"{repo['namespace']}/{repo['name']}",
-            head_sha=head,
-            updated_refs=[UpdatedRef(ref=FULL_REF[kind] + name, old_sha=None if create_pr else parent, new_sha=sha)],
-            changed_paths=sorted(changed)[:MAX_EVENT_PATHS],
-            changed_paths_truncated=len(changed) > MAX_EVENT_PATHS,
-        ),
-    )
+    if kind == "pr" and name.isdigit():  # the pull request notes the commit (and a create_pr commit opens it)
+        await record_pr_commit(
+            conn,
+            repo_id,
+            int(name),
+            sha=sha,
+            parent=parent,
+            title=payload.summary,
+            description=payload.description,
+            author=author,
+            opened=create_pr,
+        )
+    await announce_commit(conn, outbox, repo, FULL_REF[kind] + name, None if create_pr else parent, sha, changed)
     on_main = (kind, name) == ("branch", "main")
     return CommitResult(sha, int(name) if kind == "pr" else None, frozenset(changed) if on_main else frozenset())
 
@@ -150,7 +153,7 @@ async def squash_branch(
     await store_files.set_ref(conn, repo_id, kind, name, sha)
     if (kind, name) == ("branch", "main"):
         await store_files.set_head(conn, repo_id, sha)
-    await _announce_ref(conn, outbox, repo, FULL_REF[kind] + name, head, sha)
+    await announce_commit(conn, outbox, repo, FULL_REF[kind] + name, head, sha)
     return sha
 
 
@@ -235,7 +238,7 @@ async def create_ref(
     start = await resolve(conn, repo["id"], starting_point)
     if not await store_files.insert_ref(conn, repo["id"], kind, name, start.sha, message):
         raise catalog_error(409, "RefExists", f"Reference {FULL_REF[kind]}{name} already exists")
-    await _announce_ref(conn, outbox, repo, f"{FULL_REF[kind]}{name}", None, start.sha)
+    await announce_commit(conn, outbox, repo, f"{FULL_REF[kind]}{name}", None, start.sha)
     return Revision(start.sha, kind, name)
 
 
@@ -246,12 +249,22 @@ async def delete_ref(conn: asyncpg.Connection, outbox: Outbox, repo: asyncpg.Rec
     old = await store_files.delete_ref(conn, repo["id"], kind, name)
     if old is None:
         raise revision_not_found(name)
-    await _announce_ref(conn, outbox, repo, f"{FULL_REF[kind]}{name}", old, None)
+    await announce_commit(conn, outbox, repo, f"{FULL_REF[kind]}{name}", old, None)
 
 
-async def _announce_ref(
-    conn: asyncpg.Connection, outbox: Outbox, repo: asyncpg.Record, ref: str, old: str | None, new: str | None
+async def announce_commit(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    repo: asyncpg.Record,
+    ref: str,
+    old: str | None,
+    new: str | None,
+    changed: Iterable[str] = (),
 ) -> None:
+    """`RepoUpdated` for a change of `ref`: a commit (with the paths it changed), a new or deleted branch or tag.
+
+    Call with the repo locked: main's head is read under the lock."""
+    paths = sorted(changed)
     await outbox.add(
         conn,
         RepoUpdated(
@@ -259,5 +272,7 @@ async def _announce_ref(
             repo_id=f"{repo['namespace']}/{repo['name']}",
             head_sha=await store_files.ref_target(conn, repo["id"], "branch", "main"),
             updated_refs=[UpdatedRef(ref=ref, old_sha=old, new_sha=new)],
+            changed_paths=paths[:MAX_EVENT_PATHS],
+            changed_paths_truncated=len(paths) > MAX_EVENT_PATHS,
         ),
     )

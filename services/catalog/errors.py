@@ -35,6 +35,12 @@ CatalogErrorCode = Literal[
     "CollectionItemExists",  # the collection already holds that repo, paper or collection
     "PaperNotFound",
     "StaticSpace",  # a static space is always "running": it cannot be paused or given hardware
+    # Community and organizations
+    "DiscussionNotFound",
+    "MergeConflict",  # a pull request changes a file its target branch changed too since the PR started
+    "ResourceGroupNotFound",
+    "ResourceGroupExists",
+    "NotOrgMember",  # a resource group's user must be a member of the group's organization
 ]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from services.catalog import store_files, store_listing
+from services.catalog import store_files, store_listing, store_orgs
 from services.catalog.listing import page, parse_list_query
 from services.catalog.names import name_problem
 from services.catalog.repo_admin import Gated, delete_repo, gated_value, move_repo, parse_repo_id, update_settings
@@ -27,6 +28,8 @@ async def list_repos_view(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     readable = await store_listing.readable_namespaces(pool, principal.user) if principal else None
     query, shape = parse_list_query(request.query, repo_type, readable)
+    if principal is not None:
+        query = replace(query, hidden=await store_orgs.hidden_private_repos(pool, principal.user, repo_type))
     rows = await store_listing.list_repos(pool, query)
     items, next_url = page(rows, query, shape, request.app[CONFIG].http.url, request.path, request.query)
     if shape.full or (shape.expand is not None and "siblings" in shape.expand):

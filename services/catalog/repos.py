@@ -48,7 +48,25 @@ async def can_read(conn: asyncpg.Connection | asyncpg.Pool, principal: Principal
         return False
     if repo["namespace"] == principal.user:
         return True
-    return await store.member_role(conn, repo["namespace"], principal.user) is not None
+    return await repo_role(conn, principal.user, repo) is not None
+
+
+async def can_write_repo(conn: asyncpg.Connection | asyncpg.Pool, principal: Principal, repo: asyncpg.Record) -> bool:
+    """Pushing to this repo: its namespace's rule, narrowed by the repo's resource group if it has one."""
+    if principal.role == "read":
+        return False
+    if repo["namespace"] == principal.user:
+        return True
+    return await repo_role(conn, principal.user, repo) in ("admin", "write")
+
+
+async def repo_role(conn: asyncpg.Connection | asyncpg.Pool, user: str, repo: asyncpg.Record) -> str | None:
+    """The user's role on an org's repo: their org role; in a resource group, org admins keep theirs and the
+    others hold only the group's role for them (a member of the group, or every member when it auto-joins)."""
+    role = await store.member_role(conn, repo["namespace"], user)
+    if role is None or role == "admin" or repo.get("resource_group") is None:
+        return role
+    return await store.resource_group_role(conn, repo["resource_group"], user)
 
 
 async def create_repo(

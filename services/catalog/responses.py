@@ -107,6 +107,7 @@ class RepoInfo(BaseModel):
     library_name: str = absent("Models: from the card.")
     sdk: str = absent("Spaces: gradio, streamlit, docker or static (the card's own when it names one).")
     siblings: list[Sibling] = absent("The repo's files at the revision shown.")
+    resourceGroup: dict[str, Any] | None = absent("An org's repo in a resource group: its id, name and numUsers.")
 
 
 class DeletedRepo(BaseModel):

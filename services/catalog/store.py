@@ -50,6 +50,16 @@ async def member_role(conn: asyncpg.Connection | asyncpg.Pool, org: str, user: s
     return await conn.fetchval("SELECT role FROM org_members WHERE org = $1 AND user_name = $2", org, user)
 
 
+async def resource_group_role(conn: asyncpg.Connection | asyncpg.Pool, group_id: str, user: str) -> str | None:
+    """The user's role in a resource group (theirs, else the group's auto-join role), None if they hold none."""
+    return await conn.fetchval(
+        """SELECT coalesce(m.role, CASE WHEN g.auto_join THEN g.auto_join_role END) FROM resource_groups g
+           LEFT JOIN resource_group_members m ON m.group_id = g.id AND m.user_name = $2 WHERE g.id = $1""",
+        group_id,
+        user,
+    )
+
+
 async def insert_token(
     conn: asyncpg.Connection, *, token_id: str, user: str, display_name: str, role: str, token_sha256: str
 ) -> datetime:

@@ -57,14 +57,6 @@ async def delete_ref(conn: asyncpg.Connection, repo_id: str, kind: str, name: st
     )
 
 
-async def next_pr_number(conn: asyncpg.Connection, repo_id: str) -> int:
-    """Call with the repo locked."""
-    top = await conn.fetchval(
-        "SELECT max(name::int) FROM refs WHERE repo_id = $1 AND kind = 'pr' AND name ~ '^[0-9]+$'", repo_id
-    )
-    return (top or 0) + 1
-
-
 async def commits_with_prefix(conn: Conn, repo_id: str, prefix: str) -> list[str]:
     """Commit ids that start with `prefix` (short ids), at most two: enough to tell unique from ambiguous."""
     return [

@@ -38,6 +38,7 @@ class ListQuery:
     search: tuple[str, ...] = ()  # every term must be in the id (case-insensitive substring)
     tags: tuple[str, ...] = ()  # every tag must be on the repo
     gated: bool | None = None
+    hidden: tuple[str, ...] = ()  # private repos of the viewer's orgs that a resource group keeps from them
     after: tuple[Any, ...] | None = None  # (sort value, full_id) of the last row of the previous page
     with_card: bool = False
 
@@ -60,6 +61,8 @@ def list_sql(q: ListQuery, *, offset: int = 0) -> tuple[str, list[Any]]:
         where.append("NOT private")
     else:
         where.append(f"(NOT private OR namespace = ANY({arg(list(q.readable_namespaces))}::text[]))")
+    if q.hidden:  # by full_id, which every listing index holds: the scans stay index-only
+        where.append(f"full_id <> ALL({arg(list(q.hidden))}::text[])")
     if q.author is not None:
         where.append(f"namespace = {arg(q.author)}")
     for term in q.search:

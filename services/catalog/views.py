@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.catalog import history_views, store
+from services.catalog import history_views, resource_groups, store
 from services.catalog.errors import catalog_error
 from services.catalog.listing import Shape, parse_expand, repo_json
 from services.catalog.names import NAME_PATTERN, name_problem
@@ -57,7 +57,7 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 class CreateRepoBody(BaseModel):
-    # Clients send more (sdk, hardware, resourceGroupId...); those are for spaces and ignored here.
+    # Clients send more (hardware, storage...); those are for spaces and ignored here.
     model_config = ConfigDict(extra="ignore")
 
     # The name rules are stated in the document but checked by name_problem, so that a bad name gets the
@@ -68,6 +68,7 @@ class CreateRepoBody(BaseModel):
     private: bool | None = None
     visibility: Literal["public", "private", "protected"] | None = None
     sdk: Literal["gradio", "streamlit", "docker", "static"] | None = None  # spaces
+    resourceGroupId: str | None = Field(default=None, pattern="^[0-9a-fA-F]{24}$")  # an org's resource group
 
 
 async def create_repo_view(request: web.Request) -> web.Response:
@@ -81,6 +82,8 @@ async def create_repo_view(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await create_repo(conn, request.app[OUTBOX], principal, ref, private=private, base_url=base_url)
         await after_create(conn, row, sdk=body.sdk if body.type == "space" else None)
+        if body.resourceGroupId is not None:
+            await resource_groups.assign_new_repo(conn, principal, row, body.resourceGroupId)
     return json_response({"url": ref.url(base_url), "name": ref.repo_id, "id": row["id"]})
 
 
@@ -95,6 +98,8 @@ async def repo_info(request: web.Request) -> web.Response:
         # Missing and invisible look the same, as on the Hub.
         raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")
     item = repo_json(row, Shape(full=True, expand=expand))
+    if row["resource_group"] is not None and (expand is None or "resourceGroup" in expand):
+        item["resourceGroup"] = await resource_groups.info_field(pool, row["resource_group"])
     want_sha = expand is None or "sha" in expand
     want_siblings = expand is None or "siblings" in expand
     if want_sha or want_siblings or "rev" in request.match_info:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ LEGACY_PYTHON = os.environ.get("HUBSTREAM_LEGACY_HF_PYTHON") or (str(_MADE_BY_MA
 SCRIPT = r"""
 import json, os, sys, tempfile
 from pathlib import Path
+from typing import Any
 import huggingface_hub as hh
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download, CommitOperationAdd, CommitOperationDelete
 
@@ -60,10 +62,10 @@ print(json.dumps(got))
 """
 
 
-@pytest.mark.skipif(
-    LEGACY_PYTHON is None, reason="set HUBSTREAM_LEGACY_HF_PYTHON to a Python with huggingface_hub 0.2x"
-)
-async def test_the_0_2x_client_uploads_lists_and_downloads(catalog: Catalog, tmp_path: os.PathLike[str]) -> None:
+async def run_legacy_client(
+    script: str, catalog: Catalog, tmp_path: os.PathLike[str], **env_vars: str
+) -> dict[str, Any]:
+    """Run `script` with the 0.2x client against `catalog` (the admin's token); the JSON its last line prints."""
     assert LEGACY_PYTHON is not None
     env = {
         **os.environ,
@@ -71,13 +73,22 @@ async def test_the_0_2x_client_uploads_lists_and_downloads(catalog: Catalog, tmp
         "HF_TOKEN": catalog.admin_token,
         "HF_HOME": f"{tmp_path}/hf",
         "HF_HUB_DISABLE_TELEMETRY": "1",
+        **env_vars,
     }
     process = await asyncio.create_subprocess_exec(
-        LEGACY_PYTHON, "-c", SCRIPT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        LEGACY_PYTHON, "-c", script, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=180)
     assert process.returncode == 0, err.decode(errors="replace")[-4000:]
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(
+    LEGACY_PYTHON is None, reason="set HUBSTREAM_LEGACY_HF_PYTHON to a Python with huggingface_hub 0.2x"
+)
+async def test_the_0_2x_client_uploads_lists_and_downloads(catalog: Catalog, tmp_path: os.PathLike[str]) -> None:
+    assert LEGACY_PYTHON is not None
+    got = await run_legacy_client(SCRIPT, catalog, tmp_path)
     assert got["version"].startswith("0.")
     assert got["files"] == [".gitattributes", "a.txt", "one.txt", "sub/w.bin"]
     assert got["dev_files"] == [".gitattributes", "a.txt", "sub/w.bin"]
