@@ -28,6 +28,9 @@ CatalogErrorCode = Literal[
     "InvalidUploadUrl",  # an LFS upload URL that is forged, altered or expired
     "InvalidMetadata",  # a README's YAML front matter that does not parse (validate-yaml)
     "ParquetNotFound",  # the dataset (config, split, shard) has no parquet files
+    # Mirrors
+    "MirrorReadOnly",  # a write to a repo copied from an upstream Hub (403)
+    "UpstreamUnavailable",  # a mirrored file not cached yet, and its upstream did not give it (502)
 ]
 
 
