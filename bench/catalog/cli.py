@@ -71,11 +71,12 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 @asynccontextmanager
-async def catalog_server(database_url: str) -> AsyncIterator[tuple[str, int]]:
+async def catalog_server(database_url: str, extra_env: dict[str, str] | None = None) -> AsyncIterator[tuple[str, int]]:
     """`hubstream serve catalog` on a free port, as its own process: (its URL, its pid)."""
     port = _free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "HUBSTREAM_DATABASE_URL": database_url,
         "HUBSTREAM_CATALOG_HOST": "127.0.0.1",
         "HUBSTREAM_CATALOG_PORT": str(port),

@@ -84,6 +84,7 @@ async def sync_mirror(
         outcome.errors.append(str(exc))
         return outcome
     total = len(wanted) + len(known)
+    await progress(0, total)
     done = 0
     gone: set[tuple[str, str]] = set()
     semaphore = asyncio.Semaphore(PARALLEL_REPOS)

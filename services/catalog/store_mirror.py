@@ -248,3 +248,18 @@ async def upstream_of(conn: Conn, mirror_name: str) -> tuple[str, str | None] | 
 
 def when(value: datetime | None) -> str:
     return "never" if value is None else value.isoformat(timespec="seconds")
+
+
+async def set_heads(conn: asyncpg.Connection, heads: list[tuple[str, str]]) -> None:
+    """Bulk: (repo id, commit) pairs as the repos' heads (benchmark loads)."""
+    await conn.execute(
+        """UPDATE repos SET head_sha = h.sha FROM unnest($1::text[], $2::text[]) AS h (id, sha)
+           WHERE repos.id = h.id""",
+        [r for r, _ in heads],
+        [s for _, s in heads],
+    )
+
+
+async def forget_copies(conn: asyncpg.Connection, mirror_name: str) -> None:
+    """Benchmarks: every copy of a mirror goes, without events, so that the next sync is a full one again."""
+    await conn.execute("DELETE FROM repos WHERE mirror = $1", mirror_name)
