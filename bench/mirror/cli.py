@@ -16,10 +16,10 @@ from pathlib import Path
 import aiohttp
 
 from bench.catalog.cli import catalog_server
-from bench.events.infra import fresh_database, is_local_database, throwaway_postgres
+from bench.events.infra import fresh_database, throwaway_postgres
 from bench.events.report import num, verdict
 from bench.mirror.load import add_big_file_repo, authors, change_some, load_upstream, write_big_file
-from bench.running import run_command, say
+from bench.running import add_database_options, check_database_url, run_command, say
 from services.catalog import store_mirror
 from services.catalog.mirror_sync import PARALLEL_REPOS, sync_mirror
 from services.catalog.mirror_upstream import Upstream
@@ -45,17 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--file-mb", type=int, default=1024, help="size of the mirrored file, in MiB (0: no file phase)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="times every phase is measured")
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL URL on this machine; the run creates and drops its own databases there "
-        "(default: start a throw-away server)",
-    )
-    parser.add_argument("--verbose", action="store_true", help="log the runtime's INFO lines")
+    add_database_options(parser)
     args = parser.parse_args(argv)
     if args.repos < 1 or args.repeats < 1 or args.file_mb < 0 or not 0 < args.changed <= 1:
         parser.error("--repos and --repeats at least 1, --file-mb at least 0, --changed in (0, 1]")
-    if args.database_url and not is_local_database(args.database_url):
-        parser.error("--database-url: only a PostgreSQL server on this machine (127.0.0.1, localhost, ::1) is allowed")
+    check_database_url(parser, args)
     return args
 
 

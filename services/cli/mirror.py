@@ -31,6 +31,7 @@ from services.runtime.outbox import Outbox
 REPO_SPEC = re.compile(r"^(model|dataset|space)/[^/\s]+/[^/\s]+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 POLL_SECONDS = 0.5
+NO_WORKER_HINT_SECONDS = 15.0
 PROBE_TIMEOUT = 3.0
 
 
@@ -139,29 +140,34 @@ async def _sync_async(args: argparse.Namespace) -> int:
 
 
 async def _wait(conn: asyncpg.Connection, name: str, requested_at: datetime) -> int:
-    """Follow the mirror's row until a sync that started after the request ends."""
+    """Follow the mirror's row until a sync ends after the request (one that was already running meets it too)."""
     from services.catalog import store_mirror
 
     bar: tqdm | None = None
+    waited = 0.0
     try:
         while True:
             row = await store_mirror.mirror(conn, name)
             if row is None:
                 return _fail(f"mirror {name} was removed while waiting")
-            started = row["started_at"] is not None and row["started_at"] >= requested_at
-            if started and row["state"] == "running":
-                if bar is None:
-                    bar = tqdm(desc=f"mirror {name}", unit="repos", dynamic_ncols=True)
-                if row["progress_total"] and bar.total != row["progress_total"]:
-                    bar.total = row["progress_total"]
-                bar.update(row["progress_done"] - bar.n)
-            if started and row["state"] in ("succeeded", "failed"):
+            ended = row["finished_at"] is not None and row["finished_at"] >= requested_at
+            if ended and row["state"] in ("succeeded", "failed"):
                 if bar is not None:
                     bar.update(max(0, (bar.total or 0) - bar.n))
                     bar.close()
                     bar = None
                 return _report(row)
+            if row["state"] == "running":
+                if bar is None:
+                    bar = tqdm(desc=f"mirror {name}", unit="repos", dynamic_ncols=True)
+                if row["progress_total"] and bar.total != row["progress_total"]:
+                    bar.total = row["progress_total"]
+                bar.update(row["progress_done"] - bar.n)
+            elif waited >= NO_WORKER_HINT_SECONDS and bar is None and waited - POLL_SECONDS < NO_WORKER_HINT_SECONDS:
+                print(f"mirror {name}: not started yet; is the catalog worker running (`hubstream worker catalog`)?",
+                      file=sys.stderr)  # fmt: skip
             await asyncio.sleep(POLL_SECONDS)
+            waited += POLL_SECONDS
     finally:
         if bar is not None:
             bar.close()

@@ -18,7 +18,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.mirror.conftest import Catalog, Ran
 
 SHA1, SHA2 = "1" * 40, "2" * 40
@@ -188,3 +188,48 @@ async def test_a_file_whose_bytes_differ_from_the_upstream_hash_is_never_cached(
     assert fake_hub.hits[f"{resolve}/ok.txt"] == 1  # verified, cached: the second came from here
     known = {r["git_oid"] for r in await catalog.pool.fetch("SELECT git_oid FROM mirror_blob_ids")}
     assert known == {git_oid(b"fine")}
+
+
+async def test_every_schedules_syncs_and_remove_deletes_the_copies(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    fake_hub.repos = {
+        "bob/good": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": {"a": b"a"}}
+    }
+    added: Ran = await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob", "--every", "1")
+    assert added.code == 0, added.err
+
+    async def copied() -> bool:  # no `mirror sync`: the schedule asks for it
+        return (await _info(catalog, "bob/good"))[0] == 200
+
+    await wait_until(copied, timeout=30)
+    requested = await catalog.events("hubstream.catalog.mirror.sync.requested.v1")
+    assert [e["mirror"] for e in requested][:1] == ["fake"]
+    shown: Ran = await hubstream("mirror", "status")
+    assert "fake: " + fake_hub.url in shown.out
+    assert "every 1 s" in shown.out
+    assert "upstream: reachable" in shown.out
+
+    removed: Ran = await hubstream("mirror", "remove", "fake")
+    assert removed.code == 0, removed.err
+    assert (await _info(catalog, "bob/good"))[0] == 404
+    assert "bob/good" in [e["repo_id"] for e in await catalog.events("hubstream.catalog.repo.deleted.v1")]
+    assert (await hubstream("mirror", "status", "fake")).code == 1
+
+
+async def test_bad_operator_input_is_refused_in_words(catalog: Catalog, hubstream: Any) -> None:
+    for args, words in (
+        (("add", "x", "not-a-url", "--author", "a"), "is not an http(s) URL"),
+        (("add", "x", "http://127.0.0.1:9", "--repo", "bob/good"), "is not TYPE/OWNER/NAME"),
+        (("add", "x", "http://127.0.0.1:9"), "say what to follow"),
+        (("add", "x", "http://127.0.0.1:9", "--author", "a", "--every", "0"), "--every takes"),
+        (("sync", "nope"), "no mirror named 'nope'"),
+        (("remove", "nope"), "no mirror named 'nope'"),
+    ):
+        ran: Ran = await hubstream("mirror", *args)
+        assert ran.code == 1, args
+        assert words in ran.err, ran.err
+    assert (await hubstream("mirror", "add", "x", "http://127.0.0.1:9", "--author", "a")).code == 0
+    again: Ran = await hubstream("mirror", "add", "x", "http://127.0.0.1:9", "--author", "a")
+    assert again.code == 1
+    assert "exists" in again.err
