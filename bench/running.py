@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -10,6 +11,23 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from services.runtime.logging import init_logging
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """--database-url (a server on this machine; the run makes and drops its own databases there) and --verbose."""
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL URL on this machine; the run creates and drops its own database there "
+        "(default: start a throw-away server)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log the runtime's INFO lines")
+
+
+def check_database_url(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    from bench.events.infra import is_local_database
+
+    if args.database_url and not is_local_database(args.database_url):
+        parser.error("--database-url: only a PostgreSQL server on this machine (127.0.0.1, localhost, ::1) is allowed")
 
 
 def say(message: str) -> None:

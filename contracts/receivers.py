@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from contracts.base import Event
 from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
 from contracts.ingest import IndexRequested
-from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS, VERSIONING_DELTAS, Topic
+from contracts.mirror import MirrorSyncRequested
+from contracts.topics import CATALOG_IDENTITY, CATALOG_MIRROR, CATALOG_REPOS, INGEST_REQUESTS, VERSIONING_DELTAS, Topic
 from contracts.versioning import DatapointsDeltaRequested
 
 
@@ -59,6 +60,13 @@ RECEIVERS: tuple[Receiver, ...] = (
         CATALOG_REPOS,
         (RepoCreated, RepoDeleted),
         "Keeps versioning's list of the catalog's dataset repos.",
+    ),
+    Receiver(
+        "catalog-worker",
+        "catalog-mirror",
+        CATALOG_MIRROR,
+        (MirrorSyncRequested,),
+        "Records each requested sync of a mirror, for the worker's sync runner to carry out.",
     ),
     Receiver(
         "ingest-worker",

@@ -13,6 +13,7 @@ from contracts.catalog import (
     TokenRevoked,
 )
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
+from contracts.mirror import MirrorSyncCompleted, MirrorSyncFailed, MirrorSyncRequested
 from contracts.versioning import DatapointsDeltaRejected, DatapointsDeltaRequested, DatasetVersionCreated
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
@@ -23,6 +24,9 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     RepoSettingsChanged,
     TokenCreated,
     TokenRevoked,
+    MirrorSyncRequested,
+    MirrorSyncCompleted,
+    MirrorSyncFailed,
     IndexRequested,
     IndexStarted,
     IndexProgress,

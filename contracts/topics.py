@@ -64,6 +64,12 @@ CATALOG_IDENTITY = Topic(
     # copy starts complete and a revoked token can never come back.
     config=(("cleanup.policy", "compact"),),
 )
+CATALOG_MIRROR = Topic(
+    name="hubstream.catalog.mirror",
+    description="Syncs of the catalog's mirrors of upstream Hubs: requested, completed, failed (with counts).",
+    key="mirror name",
+    producers=("catalog",),
+)
 INGEST_REQUESTS = Topic(
     name="hubstream.ingest.requests",
     description="Requests to index a Hub dataset. Any system may publish here.",
@@ -92,6 +98,7 @@ VERSIONING_VERSIONS = Topic(
 TOPICS: tuple[Topic, ...] = (
     CATALOG_REPOS,
     CATALOG_IDENTITY,
+    CATALOG_MIRROR,
     INGEST_REQUESTS,
     INGEST_STATUS,
     VERSIONING_DELTAS,

@@ -22,8 +22,8 @@ from bench.catalog.load import load_repos
 from bench.catalog.measure import direct_sql, over_http
 from bench.catalog.report import HTTP, SQL, Report
 from bench.catalog.scenarios import build
-from bench.events.infra import _free_port, fresh_database, is_local_database, throwaway_postgres
-from bench.running import run_command, say
+from bench.events.infra import _free_port, fresh_database, throwaway_postgres
+from bench.running import add_database_options, check_database_url, run_command, say
 from services.catalog import store_listing
 from services.registry import definition
 from services.runtime.migrations import migrated_pool
@@ -45,20 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests before each phase")
     parser.add_argument("--phase-timeout", type=float, default=300.0, help="hard limit for each phase, in seconds")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic repos")
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL URL on this machine; the run creates and drops its own database there "
-        "(default: start a throw-away server)",
-    )
-    parser.add_argument("--verbose", action="store_true", help="log the runtime's INFO lines")
+    add_database_options(parser)
     args = parser.parse_args(argv)
     for name in ("repos", "requests", "repeats", "page_size", "warmup"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.page_size > 1000:
         parser.error("--page-size: the catalog serves at most 1000 repos a page")
-    if args.database_url and not is_local_database(args.database_url):
-        parser.error("--database-url: only a PostgreSQL server on this machine (127.0.0.1, localhost, ::1) is allowed")
+    check_database_url(parser, args)
     return args
 
 
@@ -71,11 +65,12 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 @asynccontextmanager
-async def catalog_server(database_url: str) -> AsyncIterator[tuple[str, int]]:
+async def catalog_server(database_url: str, extra_env: dict[str, str] | None = None) -> AsyncIterator[tuple[str, int]]:
     """`hubstream serve catalog` on a free port, as its own process: (its URL, its pid)."""
     port = _free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "HUBSTREAM_DATABASE_URL": database_url,
         "HUBSTREAM_CATALOG_HOST": "127.0.0.1",
         "HUBSTREAM_CATALOG_PORT": str(port),

@@ -9,7 +9,7 @@ from services.catalog import store
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.params import flag
-from services.catalog.repos import URL_PREFIX, can_read, can_write_repo
+from services.catalog.repos import URL_PREFIX, can_read, can_write_repo, refuse_mirrored
 from services.runtime.auth import require_principal
 from services.runtime.keys import CONFIG, POOL, PRINCIPAL
 
@@ -38,6 +38,7 @@ async def writable_repo(request: web.Request) -> asyncpg.Record:
     """The repo, if the caller may push to it: 401 without a token, 404 if invisible, 403 if read-only."""
     principal = require_principal(request)
     row = await readable_repo(request)
+    refuse_mirrored(row)
     if not await can_write_repo(request.app[POOL], principal, row):
         raise catalog_error(
             403, "Forbidden", f"you ({principal.user}) cannot write to {row['namespace']}/{row['name']}"

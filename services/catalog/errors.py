@@ -41,6 +41,9 @@ CatalogErrorCode = Literal[
     "ResourceGroupNotFound",
     "ResourceGroupExists",
     "NotOrgMember",  # a resource group's user must be a member of the group's organization
+    # Mirrors
+    "MirrorReadOnly",  # a write to a repo copied from an upstream Hub (403)
+    "UpstreamUnavailable",  # a mirrored file not cached yet, and its upstream did not give it (502)
 ]
 
 

@@ -14,7 +14,7 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.catalog import cards, commits, lfs, store_files
+from services.catalog import cards, commits, lfs, mirror_files, store_files
 from services.catalog.access import raw_tail, readable_repo, repo_url, true_param, writable_repo
 from services.catalog.blobs import BlobMismatch
 from services.catalog.commit_payload import read_payload
@@ -248,13 +248,21 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     if entry["lfs"]:
         headers |= {"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(size)}
     start, end, status = _byte_range(request, size)
+    blob = entry["sha256"]
+    if repo["mirror"] is not None and request.method != "HEAD":
+        # A mirrored file: from the cache, else fetched from the upstream (streamed through when whole).
+        blob = await mirror_files.cached_blob(request.app, entry)
+        if blob is None and status == 200:
+            return await mirror_files.fetch(request, repo, entry, rev.sha, headers)  # type: ignore[return-value]
+        if blob is None:
+            blob = await mirror_files.fetch(request, repo, entry, rev.sha, None)  # type: ignore[assignment]
     if status == 206:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = end - start
     await response.prepare(request)
     if request.method != "HEAD":
-        chunks: AsyncIterator[bytes] = request.app[BLOBS].read(entry["sha256"], start, end)
+        chunks: AsyncIterator[bytes] = request.app[BLOBS].read(blob, start, end)
         async for chunk in chunks:
             await response.write(chunk)
     await response.write_eof()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 
 from services.catalog.blobs import BlobStore
@@ -10,3 +11,4 @@ from services.catalog.files_settings import FileSettings
 BLOBS = web.AppKey("blobs", BlobStore)
 FILE_SETTINGS = web.AppKey("file_settings", FileSettings)
 UPLOAD_SIGNING_KEY = web.AppKey("upload_signing_key", bytes)
+MIRROR_HTTP = web.AppKey("mirror_http", aiohttp.ClientSession)  # fetches mirrored files from their upstream

@@ -15,7 +15,7 @@ from contracts.catalog import RepoDeleted, RepoMoved, RepoSettingsChanged
 from services.catalog import store, store_listing
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
-from services.catalog.repos import RepoRef, can_read, can_write_namespace
+from services.catalog.repos import RepoRef, can_read, can_write_namespace, refuse_mirrored
 from services.runtime.auth import Principal
 from services.runtime.errors import ApiError
 from services.runtime.outbox import Outbox
@@ -63,6 +63,7 @@ async def _repo_to_administer(conn: asyncpg.Connection, principal: Principal, re
         raise catalog_error(
             403, "Forbidden", f"you ({principal.user}) are not an administrator of {ref.repo_type} {ref.repo_id}"
         )
+    refuse_mirrored(row)
     return row
 
 

@@ -69,6 +69,17 @@ async def repo_role(conn: asyncpg.Connection | asyncpg.Pool, user: str, repo: as
     return await store.resource_group_role(conn, repo["resource_group"], user)
 
 
+def refuse_mirrored(repo: asyncpg.Record) -> None:
+    """Copies of an upstream's repos change only by the mirror's syncs: any write is a 403."""
+    if repo["mirror"] is not None:
+        raise catalog_error(
+            403,
+            "MirrorReadOnly",
+            f"{repo['namespace']}/{repo['name']} is a read-only copy from the mirror {repo['mirror']!r}: "
+            "change it upstream, the next sync brings the change here",
+        )
+
+
 async def create_repo(
     conn: asyncpg.Connection,
     outbox: Outbox,

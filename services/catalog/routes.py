@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.catalog import files_views, history_views, parquet_views, repo_views, views
+from services.catalog import files_views, history_views, mirror_files, parquet_views, repo_views, views
 from services.catalog.collection_views import setup_collection_routes
 from services.catalog.community_routes import setup_community_routes
 from services.catalog.file_responses import (
@@ -129,6 +129,7 @@ def setup_routes(app: web.Application) -> None:
 def setup_file_routes(app: web.Application) -> None:
     """Files and history: uploads, downloads, tree, refs, commits, branches, tags, parquet listings."""
     app.cleanup_ctx.append(files_ctx)
+    mirror_files.setup_mirror_files(app)
     api = app[API]
     # Revisions, refs and paths (`[\s\S]+`: any character, a newline too) are judged by the views, after the token
     # check, so a strange one gets the view's 400/404 rather than the router's "no such route".
@@ -303,6 +304,7 @@ def setup_file_routes(app: web.Application) -> None:
                 401: "A gated repo's file without a token (GatedRepo), or a token that is not valid.",
                 403: "A gated repo's file, and the caller is not among those with access (GatedRepo).",
                 416: "The Range is outside the file.",
+                502: "A mirrored file not cached yet, and its upstream Hub did not give it (UpstreamUnavailable).",
             },
             also={206: (bytes, "The requested byte range."), 307: MOVED},
             summary="A file at a revision (`{rev}/{path}`), with the Hub's metadata headers; Range → 206",

@@ -10,6 +10,7 @@ hubstream events tail|replay TOPIC
 hubstream contracts export [--check]
 hubstream ingest status [--watch] | cancel ID
 hubstream papers add ID --title T --published DAY [--daily DAY ...] | remove ID
+hubstream mirror add NAME URL [...] | sync NAME [--wait] | status [NAME] | remove NAME
 hubstream bench events|ingest|faults|catalog|versioning [...]
 
 Each command group is a module of this package with a `register(commands)` function; a new group
@@ -24,13 +25,26 @@ from collections.abc import Sequence
 
 from aiokafka.errors import KafkaError
 
-from services.cli import bench, contracts, events, ingest, migrate, orgs, papers, processes, stack, tokens, users
+from services.cli import (
+    bench,
+    contracts,
+    events,
+    ingest,
+    migrate,
+    mirror,
+    orgs,
+    papers,
+    processes,
+    stack,
+    tokens,
+    users,
+)
 from services.cli.common import Commands
 from services.runtime import db, migrations
 from services.runtime.kafka import BrokerUnavailable
 
 # In the order `hubstream --help` lists them.
-GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, papers, contracts, bench)
+GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, mirror, papers, contracts, bench)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from contracts.catalog import (
     UpdatedRef,
 )
 from contracts.ingest import IndexCompleted, IndexFailed, IndexProgress, IndexRequested, IndexStarted
+from contracts.mirror import MirrorSyncCompleted, MirrorSyncCounts, MirrorSyncFailed, MirrorSyncRequested
 from contracts.registry import EVENT_CLASSES, EVENT_TYPES
 from contracts.versioning import Datapoint, DatapointsDeltaRejected, DatapointsDeltaRequested, DatasetVersionCreated
 
@@ -31,6 +32,7 @@ WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 SHA256 = "0123456789abcdef" * 4
 
 # One valid payload per registered event type (a test below insists), so every contract is round-tripped.
+COUNTS = MirrorSyncCounts(created=1, updated=2, deleted=0, unchanged=5, failed=0)
 SAMPLES: tuple[Event, ...] = (
     RepoCreated(repo_type="dataset", repo_id="alice/squad", private=False, author="alice"),
     RepoUpdated(
@@ -45,6 +47,11 @@ SAMPLES: tuple[Event, ...] = (
     RepoSettingsChanged(repo_type="dataset", repo_id="alice/squad", private=True, gated="manual", changed=["gated"]),
     TokenCreated(user="alice", token_id="tok_1", token_sha256=SHA256, role="write", display_name="ci", created_at=WHEN),
     TokenRevoked(user="alice", token_id="tok_1", token_sha256=SHA256, revoked_at=WHEN),
+    MirrorSyncRequested(mirror="hf", sync_id="s1", upstream_url="https://huggingface.co"),
+    MirrorSyncCompleted(mirror="hf", sync_id="s1", counts=COUNTS),
+    MirrorSyncFailed(
+        mirror="hf", sync_id="s2", counts=COUNTS, error="the upstream https://huggingface.co is unreachable"
+    ),
     IndexRequested(source_id=SOURCE_ID, dataset="alice/squad", requested_by="tests"),
     IndexStarted(source_id=SOURCE_ID, dataset="alice/squad"),
     IndexProgress(source_id=SOURCE_ID, row_count=100, indexed_row_count=40, chunk_count=3),

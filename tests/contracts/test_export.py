@@ -164,6 +164,7 @@ def test_operations(document: dict[str, Any]) -> None:
         ("versioning", "hubstream.catalog.repos"),
         ("ingest-worker", "hubstream.ingest.requests"),
         ("versioning-worker", "hubstream.versioning.deltas"),
+        ("catalog-worker", "hubstream.catalog.mirror"),
     }
     for op in operations.values():
         channel = op["channel"]["$ref"]

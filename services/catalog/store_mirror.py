@@ -1,0 +1,265 @@
+"""The catalog's SQL for mirrors: their settings and sync state, and the local copies of upstream repos."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+Conn = asyncpg.Connection | asyncpg.Pool
+Record = asyncpg.Record
+
+# A running sync whose worker stopped beating this long ago is taken over by another worker.
+STALE_RUN_SECONDS = 60
+
+
+async def insert_mirror(
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    upstream_url: str,
+    token: str | None,
+    repos: list[str],
+    authors: list[str],
+    search: str | None,
+    collections: list[str],
+    every_seconds: int | None,
+) -> bool:
+    inserted = await conn.fetchval(
+        """INSERT INTO mirrors (name, upstream_url, token, repos, authors, search, collections, every_seconds)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING true""",
+        name,
+        upstream_url,
+        token,
+        repos,
+        authors,
+        search,
+        collections,
+        every_seconds,
+    )
+    return bool(inserted)
+
+
+async def mirror(conn: Conn, name: str) -> Record | None:
+    return await conn.fetchrow("SELECT * FROM mirrors WHERE name = $1", name)
+
+
+async def mirrors(conn: Conn) -> list[Record]:
+    return await conn.fetch("SELECT * FROM mirrors ORDER BY name")
+
+
+async def delete_mirror(conn: asyncpg.Connection, name: str) -> None:
+    await conn.execute("DELETE FROM mirrors WHERE name = $1", name)
+
+
+async def mark_requested(conn: asyncpg.Connection, name: str, sync_id: str) -> bool:
+    """Record a requested sync, unless one is running (it ends soon and the request is then taken as met)."""
+    updated = await conn.fetchval(
+        """UPDATE mirrors SET state = 'requested', sync_id = $2, requested_at = now()
+           WHERE name = $1 AND state <> 'running' RETURNING true""",
+        name,
+        sync_id,
+    )
+    return bool(updated)
+
+
+async def due_scheduled(conn: asyncpg.Connection) -> list[Record]:
+    """Mirrors with `--every` whose next sync is due and that nobody asked to sync yet (locked)."""
+    return await conn.fetch(
+        """SELECT name, upstream_url FROM mirrors
+           WHERE every_seconds IS NOT NULL AND state IN ('idle', 'succeeded', 'failed')
+           AND coalesce(finished_at, created_at) + every_seconds * interval '1 second' <= now()
+           FOR UPDATE SKIP LOCKED"""
+    )
+
+
+async def claim_sync(conn: asyncpg.Connection) -> Record | None:
+    """Take one requested sync (or one whose worker stopped) to run; None when there is none."""
+    return await conn.fetchrow(
+        f"""UPDATE mirrors SET state = 'running', started_at = now(), heartbeat_at = now(),
+               progress_done = 0, progress_total = 0
+           WHERE name = (
+               SELECT name FROM mirrors
+               WHERE state = 'requested'
+                  OR (state = 'running' AND heartbeat_at < now() - interval '{STALE_RUN_SECONDS} seconds')
+               ORDER BY requested_at NULLS FIRST LIMIT 1 FOR UPDATE SKIP LOCKED)
+           RETURNING *"""
+    )
+
+
+async def heartbeat(conn: Conn, name: str, done: int, total: int) -> None:
+    await conn.execute(
+        "UPDATE mirrors SET heartbeat_at = now(), progress_done = $2, progress_total = $3 WHERE name = $1",
+        name,
+        done,
+        total,
+    )
+
+
+async def finish_sync(
+    conn: asyncpg.Connection,
+    name: str,
+    *,
+    ok: bool,
+    counts: dict[str, int],
+    changes: list[str],
+    error: str | None,
+    reachable: bool,
+) -> None:
+    await conn.execute(
+        """UPDATE mirrors SET state = $2, finished_at = now(), heartbeat_at = NULL, counts = $3,
+               changes = $4, last_error = $5, upstream_reachable = $6,
+               last_success_at = CASE WHEN $2 = 'succeeded' THEN now() ELSE last_success_at END
+           WHERE name = $1""",
+        name,
+        "succeeded" if ok else "failed",
+        counts,  # jsonb: the pool's codec encodes Python values (services/runtime/db.py)
+        changes,
+        error,
+        reachable,
+    )
+
+
+async def mirrored(conn: Conn, mirror_name: str) -> list[Record]:
+    """The local copies of a mirror's repos, with what the upstream showed when each was copied."""
+    return await conn.fetch(
+        """SELECT r.id, r.repo_type, r.namespace, r.name, m.upstream_sha, m.upstream_modified
+           FROM mirrored_repos m JOIN repos r ON r.id = m.repo_id WHERE m.mirror = $1""",
+        mirror_name,
+    )
+
+
+async def repo_for_update(conn: asyncpg.Connection, repo_type: str, namespace: str, name: str) -> Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM repos WHERE repo_type = $1 AND namespace = $2 AND name = $3 FOR UPDATE",
+        repo_type,
+        namespace,
+        name,
+    )
+
+
+async def repo_by_id_for_update(conn: asyncpg.Connection, repo_id: str) -> Record | None:
+    return await conn.fetchrow("SELECT * FROM repos WHERE id = $1 FOR UPDATE", repo_id)
+
+
+async def ensure_account(conn: asyncpg.Connection, name: str) -> None:
+    await conn.execute(
+        "INSERT INTO accounts (name, kind, fullname) VALUES ($1, 'user', '') ON CONFLICT (name) DO NOTHING", name
+    )
+
+
+async def insert_mirrored_repo(
+    conn: asyncpg.Connection, *, repo_id: str, repo_type: str, namespace: str, name: str, author: str, mirror: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO repos (id, repo_type, namespace, name, private, author, mirror)
+           VALUES ($1, $2, $3, $4, false, $5, $6)""",
+        repo_id,
+        repo_type,
+        namespace,
+        name,
+        author,
+        mirror,
+    )
+
+
+async def clear_history(conn: asyncpg.Connection, repo_id: str) -> None:
+    """A repo's refs, commits and file lists go (its files with its commits), to be written again."""
+    await conn.execute("DELETE FROM refs WHERE repo_id = $1", repo_id)
+    await conn.execute("DELETE FROM commits WHERE repo_id = $1", repo_id)
+
+
+async def set_repo_fields(conn: asyncpg.Connection, repo_id: str, fields: dict[str, Any]) -> None:
+    await conn.execute(
+        """UPDATE repos SET head_sha = $2, private = $3, gated = $4, card_data = $5, tags = $6, likes = $7,
+               downloads = $8, created_at = $9, updated_at = $10, sdk = $11
+           WHERE id = $1""",
+        repo_id,
+        fields["head_sha"],
+        fields["private"],
+        fields["gated"],
+        fields["card_data"],
+        fields["tags"],
+        fields["likes"],
+        fields["downloads"],
+        fields["created_at"],
+        fields["updated_at"],
+        fields["sdk"],
+    )
+
+
+async def insert_commits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Rows of (repo_id, sha, parent_sha, title, message, author, created_at)."""
+    if rows:
+        await conn.copy_records_to_table(
+            "commits",
+            records=rows,
+            columns=("repo_id", "sha", "parent_sha", "title", "message", "author", "created_at"),
+        )
+
+
+async def insert_refs(conn: asyncpg.Connection, rows: list[tuple[str, str, str, str]]) -> None:
+    """Rows of (repo_id, kind, name, target)."""
+    if rows:
+        await conn.copy_records_to_table("refs", records=rows, columns=("repo_id", "kind", "name", "target"))
+
+
+async def known_sha256(conn: Conn, git_oids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch("SELECT git_oid, sha256 FROM mirror_blob_ids WHERE git_oid = ANY($1::text[])", git_oids)
+    return {r["git_oid"]: r["sha256"] for r in rows}
+
+
+async def learn_sha256(conn: asyncpg.Connection, repo_id: str, git_oid: str, sha256: str) -> None:
+    """A regular file of a mirrored repo was downloaded: its content is now known by its sha256."""
+    await conn.execute(
+        "INSERT INTO mirror_blob_ids (git_oid, sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING", git_oid, sha256
+    )
+    await conn.execute(
+        "UPDATE commit_files SET sha256 = $3 WHERE repo_id = $1 AND git_oid = $2 AND NOT lfs AND sha256 = ''",
+        repo_id,
+        git_oid,
+        sha256,
+    )
+
+
+async def upsert_mirrored(
+    conn: asyncpg.Connection, *, repo_id: str, mirror: str, upstream_sha: str | None, upstream_modified: str | None
+) -> None:
+    await conn.execute(
+        """INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (repo_id) DO UPDATE SET upstream_sha = EXCLUDED.upstream_sha,
+               upstream_modified = EXCLUDED.upstream_modified, synced_at = now()""",
+        repo_id,
+        mirror,
+        upstream_sha,
+        upstream_modified,
+    )
+
+
+async def delete_repo(conn: asyncpg.Connection, repo_id: str) -> None:
+    await conn.execute("DELETE FROM repos WHERE id = $1", repo_id)
+
+
+async def upstream_of(conn: Conn, mirror_name: str) -> tuple[str, str | None] | None:
+    row = await conn.fetchrow("SELECT upstream_url, token FROM mirrors WHERE name = $1", mirror_name)
+    return None if row is None else (row["upstream_url"], row["token"])
+
+
+def when(value: datetime | None) -> str:
+    return "never" if value is None else value.isoformat(timespec="seconds")
+
+
+async def set_heads(conn: asyncpg.Connection, heads: list[tuple[str, str]]) -> None:
+    """Bulk: (repo id, commit) pairs as the repos' heads (benchmark loads)."""
+    await conn.execute(
+        """UPDATE repos SET head_sha = h.sha FROM unnest($1::text[], $2::text[]) AS h (id, sha)
+           WHERE repos.id = h.id""",
+        [r for r, _ in heads],
+        [s for _, s in heads],
+    )
+
+
+async def forget_copies(conn: asyncpg.Connection, mirror_name: str) -> None:
+    """Benchmarks: every copy of a mirror goes, without events, so that the next sync is a full one again."""
+    await conn.execute("DELETE FROM repos WHERE mirror = $1", mirror_name)

@@ -1,0 +1,235 @@
+"""An upstream that misbehaves during a sync: malformed and truncated answers, 429 with Retry-After, a file whose
+bytes are not the ones announced. The sync records the error and goes on; every repo stays at its old state or
+reaches its new one (never half); a mismatching file is never cached.
+
+The upstream here is a small Hub stand-in (canned answers the test changes between syncs), because the real
+catalog never misbehaves on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import free_port, wait_until
+from tests.mirror.conftest import Catalog, Ran
+
+SHA1, SHA2 = "1" * 40, "2" * 40
+GOOD_ID, BAD_ID = "a" * 24, "b" * 24
+
+
+def git_oid(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class FakeHub:
+    """Answers the Hub API calls a sync makes, from `repos` (id -> sha and files); `broken` answers go wrong."""
+
+    repos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)  # paths answered with truncated JSON
+    throttle_once: set[str] = field(default_factory=set)  # paths answered 429 Retry-After: 1, once
+    bodies: dict[str, bytes] = field(default_factory=dict)  # resolve path -> bytes sent
+    hits: dict[str, int] = field(default_factory=dict)
+    url: str = ""
+
+    def info(self, repo_id: str) -> dict[str, Any]:
+        repo = self.repos[repo_id]
+        return {
+            "_id": repo["_id"],
+            "id": repo_id,
+            "sha": repo["sha"],
+            "lastModified": repo["modified"],
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "private": False,
+            "tags": ["mirrored"],
+            "siblings": [{"rfilename": p, "size": len(d), "blobId": git_oid(d)} for p, d in repo["files"].items()],
+        }
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.hits[path] = self.hits.get(path, 0) + 1
+        if path in self.throttle_once:
+            self.throttle_once.discard(path)
+            return web.Response(status=429, headers={"Retry-After": "1"})
+        if path in self.broken:
+            return web.Response(body=b'{"_id": "aaaa', content_type="application/json")
+        if path in self.bodies:
+            return web.Response(body=self.bodies[path])
+        parts = path.split("/")
+        if path in ("/api/models", "/api/spaces"):
+            return web.json_response([])
+        if path == "/api/datasets":
+            listed = [
+                {"id": k, "_id": r["_id"], "sha": r["sha"], "lastModified": r["modified"]}
+                for k, r in self.repos.items()
+            ]
+            return web.json_response(listed)
+        repo_id = "/".join(parts[3:5])
+        if repo_id not in self.repos:
+            return web.json_response({"error": "Repository not found"}, status=404)
+        tail = parts[5:]
+        if not tail:
+            return web.json_response(self.info(repo_id))
+        if tail[0] == "refs":
+            sha = self.repos[repo_id]["sha"]
+            return web.json_response({"branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": sha}]})
+        if tail[0] == "commits":
+            sha = self.repos[repo_id]["sha"]
+            return web.json_response([{"id": sha, "title": "a commit", "message": "", "authors": [{"user": "bob"}]}])
+        return web.json_response({"error": "no such route"}, status=404)
+
+
+@pytest_asyncio.fixture
+async def fake_hub() -> AsyncIterator[FakeHub]:
+    hub = FakeHub()
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", hub.handle)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    hub.url = str(server.make_url("")).rstrip("/")
+    try:
+        yield hub
+    finally:
+        await server.close()
+
+
+async def _info(catalog: Catalog, repo_id: str) -> tuple[int, Any]:
+    status, _, body = await catalog.call("GET", f"/api/datasets/{repo_id}?blobs=true")
+    return status, body
+
+
+async def test_a_malformed_or_truncated_answer_fails_that_repo_alone_and_leaves_it_whole(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    files_v1 = {"a.txt": b"one\n"}
+    fake_hub.repos = {
+        "bob/good": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": files_v1},
+        "bob/bad": {"_id": BAD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": files_v1},
+    }
+    fake_hub.broken = {"/api/datasets/bob/bad"}  # its info: truncated JSON
+    added: Ran = await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob")
+    assert added.code == 0, added.err
+
+    first: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert first.code == 1, first.out
+    assert "bob/bad" in first.err
+    assert "malformed JSON" in first.err
+    assert "1 created" in first.err
+    assert "1 failed" in first.err
+    assert (await _info(catalog, "bob/good"))[1]["sha"] == SHA1
+    assert (await _info(catalog, "bob/bad"))[0] == 404
+
+    # Next: good changes upstream, but its refs answer is cut (after its info was read, and a 429 first);
+    # bad is fixed. good must stay whole at its old state; bad is copied.
+    fake_hub.repos["bob/good"] |= {"sha": SHA2, "modified": "2026-02-01T00:00:00.000Z", "files": {"b.txt": b"2"}}
+    fake_hub.broken = {"/api/datasets/bob/good/refs"}
+    fake_hub.throttle_once = {"/api/datasets/bob/good"}
+    second: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert second.code == 1, second.out
+    assert "bob/good" in second.err
+    assert "bob/bad" not in second.err
+    assert fake_hub.hits["/api/datasets/bob/good"] >= 2  # the 429 was retried
+    status, good = await _info(catalog, "bob/good")
+    assert status == 200
+    assert good["sha"] == SHA1
+    assert [s["rfilename"] for s in good["siblings"]] == ["a.txt"]
+    assert good["lastModified"].startswith("2026-01-01")
+    assert (await _info(catalog, "bob/bad"))[1]["sha"] == SHA1
+    rows = await catalog.pool.fetch("SELECT sha FROM commits WHERE repo_id = $1", GOOD_ID)
+    assert [r["sha"] for r in rows] == [SHA1]
+
+    # The next sync carries on: good reaches its new state; bad, unchanged, is not fetched again.
+    fake_hub.broken = set()
+    bad_fetches = fake_hub.hits["/api/datasets/bob/bad"]
+    third: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert third.code == 0, third.err
+    assert "1 updated" in third.out
+    assert "1 unchanged" in third.out
+    assert fake_hub.hits["/api/datasets/bob/bad"] == bad_fetches
+    status, good = await _info(catalog, "bob/good")
+    assert good["sha"] == SHA2
+    assert [s["rfilename"] for s in good["siblings"]] == ["b.txt"]
+
+
+async def test_a_file_whose_bytes_differ_from_the_upstream_hash_is_never_cached(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    fake_hub.repos = {
+        "bob/good": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z",
+                     "files": {"lie.txt": b"truth", "ok.txt": b"fine"}},
+    }  # fmt: skip
+    resolve = f"/datasets/bob/good/resolve/{SHA1}"
+    fake_hub.bodies = {f"{resolve}/lie.txt": b"lies!", f"{resolve}/ok.txt": b"fine"}
+    assert (await hubstream("mirror", "add", "fake", fake_hub.url, "--repo", "dataset/bob/good")).code == 0
+    synced: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert synced.code == 0, synced.err
+
+    async with aiohttp.ClientSession() as http:
+        for attempt in (1, 2):
+            try:
+                async with http.get(f"{catalog.url}/datasets/bob/good/resolve/main/lie.txt") as response:
+                    got = await response.read()
+            except aiohttp.ClientPayloadError:
+                got = None
+            assert got != b"lies!"  # the client never gets the whole wrong file
+            assert fake_hub.hits[f"{resolve}/lie.txt"] == attempt  # not cached: asked upstream again
+        async with http.get(f"{catalog.url}/datasets/bob/good/resolve/main/ok.txt") as response:
+            assert await response.read() == b"fine"
+        async with http.get(f"{catalog.url}/datasets/bob/good/resolve/main/ok.txt") as response:
+            assert await response.read() == b"fine"
+    assert fake_hub.hits[f"{resolve}/ok.txt"] == 1  # verified, cached: the second came from here
+    known = {r["git_oid"] for r in await catalog.pool.fetch("SELECT git_oid FROM mirror_blob_ids")}
+    assert known == {git_oid(b"fine")}
+
+
+async def test_every_schedules_syncs_and_remove_deletes_the_copies(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    fake_hub.repos = {
+        "bob/good": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": {"a": b"a"}}
+    }
+    added: Ran = await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob", "--every", "1")
+    assert added.code == 0, added.err
+
+    async def copied() -> bool:  # no `mirror sync`: the schedule asks for it
+        return (await _info(catalog, "bob/good"))[0] == 200
+
+    await wait_until(copied, timeout=30)
+    requested = await catalog.events("hubstream.catalog.mirror.sync.requested.v1")
+    assert [e["mirror"] for e in requested][:1] == ["fake"]
+    shown: Ran = await hubstream("mirror", "status")
+    assert "fake: " + fake_hub.url in shown.out
+    assert "every 1 s" in shown.out
+    assert "upstream: reachable" in shown.out
+
+    removed: Ran = await hubstream("mirror", "remove", "fake")
+    assert removed.code == 0, removed.err
+    assert (await _info(catalog, "bob/good"))[0] == 404
+    assert "bob/good" in [e["repo_id"] for e in await catalog.events("hubstream.catalog.repo.deleted.v1")]
+    assert (await hubstream("mirror", "status", "fake")).code == 1
+
+
+async def test_bad_operator_input_is_refused_in_words(catalog: Catalog, hubstream: Any) -> None:
+    for args, words in (
+        (("add", "x", "not-a-url", "--author", "a"), "is not an http(s) URL"),
+        (("add", "x", "http://127.0.0.1:9", "--repo", "bob/good"), "is not TYPE/OWNER/NAME"),
+        (("add", "x", "http://127.0.0.1:9"), "say what to follow"),
+        (("add", "x", "http://127.0.0.1:9", "--author", "a", "--every", "0"), "--every takes"),
+        (("sync", "nope"), "no mirror named 'nope'"),
+        (("remove", "nope"), "no mirror named 'nope'"),
+    ):
+        ran: Ran = await hubstream("mirror", *args)
+        assert ran.code == 1, args
+        assert words in ran.err, ran.err
+    assert (await hubstream("mirror", "add", "x", "http://127.0.0.1:9", "--author", "a")).code == 0
+    again: Ran = await hubstream("mirror", "add", "x", "http://127.0.0.1:9", "--author", "a")
+    assert again.code == 1
+    assert "exists" in again.err
