@@ -56,6 +56,7 @@ class ProcessSpec:
 PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("catalog-api", ("serve", "catalog"), "catalog", True),
     ProcessSpec("catalog-relay", ("relay", "catalog"), "catalog", False),
+    ProcessSpec("catalog-worker", ("worker", "catalog"), "catalog", False),
     ProcessSpec("ingest-api", ("serve", "ingest"), "ingest", True),
     ProcessSpec("ingest-relay", ("relay", "ingest"), "ingest", False),
     ProcessSpec("ingest-worker", ("worker", "ingest"), "ingest", False),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.catalog.conversion_worker import worker_consumers
 from services.catalog.identity import catalog_token_resolver
 from services.catalog.routes import setup_routes
 from services.runtime.auth import bearer_token
@@ -35,4 +36,5 @@ DEFINITION = ServiceDefinition(
     token_resolver=catalog_token_resolver,
     setup_routes=setup_routes,
     keeps_token_copy=False,
+    worker_consumers=worker_consumers,  # `hubstream worker catalog`: parquet conversions of datasets
 )
