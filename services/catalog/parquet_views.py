@@ -31,6 +31,8 @@ class Shards:
 
     repo: asyncpg.Record
     rev: str
+    commit: str
+    """The commit the files are read at (main's head, or the conversion's commit)."""
     configs: dict[str, dict[str, list[str]]]
     errors: list[dict[str, str]]
     """Configs and splits of a conversion that could not be converted, and why."""
@@ -45,11 +47,12 @@ async def dataset_shards(request: web.Request) -> Shards:
     paths = [f["path"] for f in files]
     text = await readme_text(request.app[BLOBS], files)
     if configs := parquet.layout(paths, text):
-        return Shards(repo, head.sha, configs, [])
+        return Shards(repo, head.sha, head.sha, configs, [])
     conversion = await store_conversions.conversion(pool, repo["id"])
     if conversion is not None and conversion["converted_sha"] is not None:
         converted = await store_files.files(pool, repo["id"], conversion["converted_sha"])
-        return Shards(repo, CONVERT_REV, converted_layout([f["path"] for f in converted]), conversion["errors"])
+        layout = converted_layout([f["path"] for f in converted])
+        return Shards(repo, CONVERT_REV, conversion["converted_sha"], layout, conversion["errors"])
     name = f"{repo['namespace']}/{repo['name']}"
     if not parquet.layout(paths, text, SOURCE_SUFFIXES):
         why = f"{name} has no parquet, CSV, JSON Lines or JSON data files"

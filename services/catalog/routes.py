@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.catalog import files_views, history_views, parquet_views, repo_views, views
+from services.catalog.croissant_views import setup_croissant_routes
 from services.catalog.file_responses import (
     CommitDone,
     CommitEntry,
@@ -114,6 +115,7 @@ def setup_routes(app: web.Application) -> None:
         summary="Change a repo's visibility or gating",
     )
     setup_file_routes(app)
+    setup_croissant_routes(app)
     # Innermost, so it sees a view's RepoNotFound before it is rendered: old names of moved repos redirect.
     app.middlewares.append(repo_views.follow_moved_repos)
 
