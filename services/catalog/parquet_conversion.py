@@ -22,9 +22,9 @@ import asyncpg
 from contracts.catalog import RepoUpdated, UpdatedRef
 from services.catalog import parquet, store_conversions, store_files
 from services.catalog.blobs import BlobStore
-from services.catalog.commits import GITATTRIBUTES_SHA256, MAX_EVENT_PATHS, new_commit_sha
+from services.catalog.commits import MAX_EVENT_PATHS, gitattributes_row, new_commit_sha
 from services.catalog.convert_rows import FORMATS, ConversionError, Limits, convert_split
-from services.catalog.gitfiles import DEFAULT_GITATTRIBUTES, git_blob_oid, lfs_pointer
+from services.catalog.gitfiles import git_blob_oid, lfs_pointer
 from services.runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -159,18 +159,7 @@ async def _commit(
     await store_files.insert_commit(
         conn, repo_id=repo_id, sha=sha, parent_sha=parent, title=title, message="", author=CONVERTER
     )
-    rows: list[tuple[object, ...]] = [
-        (
-            repo_id,
-            sha,
-            ".gitattributes",
-            len(DEFAULT_GITATTRIBUTES),
-            GITATTRIBUTES_SHA256,
-            git_blob_oid(DEFAULT_GITATTRIBUTES),
-            False,
-            sha,
-        )
-    ]
+    rows = [gitattributes_row(repo_id, sha)]
     for path, size, sha256 in shards:
         await store_files.add_repo_object(conn, repo_id, sha256, size)
         rows.append((repo_id, sha, path, size, sha256, git_blob_oid(lfs_pointer(sha256, size)), True, sha))
