@@ -18,6 +18,7 @@ BENCHMARKS = {
     "faults": "steady writes while the broker, PostgreSQL, relays and workers are killed",
     "catalog": "listing and repo_info latency over HTTP vs the same SQL, with 1M repos",
     "versioning": "version-after-delta, bulk upsert vs COPY, old-version page reads",
+    "convert": "CSV -> parquet as the catalog worker converts (streamed, sharded) vs read-all-then-write; peak RSS",
 }
 
 
