@@ -28,8 +28,9 @@ class Receiver:
 
 
 # This must follow the services: the `deps.consumer(group)` and `.on(Event, ...)` calls in
-# services/runtime/auth.py (token copies), services/ingest/app.py, services/versioning/app.py,
-# services/ingest/worker.py and services/versioning/deltas.py. tests/contracts/test_receivers.py checks it against them.
+# services/runtime/auth.py (token copies), services/catalog/conversion_worker.py, services/ingest/app.py,
+# services/versioning/app.py, services/ingest/worker.py and services/versioning/deltas.py.
+# tests/contracts/test_receivers.py checks it against them.
 RECEIVERS: tuple[Receiver, ...] = (
     Receiver(
         "ingest",
@@ -67,6 +68,14 @@ RECEIVERS: tuple[Receiver, ...] = (
         CATALOG_MIRROR,
         (MirrorSyncRequested,),
         "Records each requested sync of a mirror, for the worker's sync runner to carry out.",
+    ),
+    Receiver(
+        "catalog-worker",
+        "catalog-parquet-converter",
+        CATALOG_REPOS,
+        (RepoCreated, RepoUpdated),
+        "Converts a dataset's CSV, JSON Lines and JSON files to parquet shards on refs/convert/parquet "
+        "whenever its main branch moves.",
     ),
     Receiver(
         "ingest-worker",

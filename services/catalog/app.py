@@ -7,8 +7,8 @@ from pathlib import Path
 from aiohttp import web
 
 from services.catalog.identity import catalog_token_resolver
-from services.catalog.mirror_worker import worker_consumers
 from services.catalog.routes import setup_routes
+from services.catalog.worker import worker_consumers
 from services.runtime.auth import bearer_token
 from services.runtime.errors import hub_shape
 from services.runtime.service import ServiceDefinition, build_app
@@ -36,6 +36,6 @@ DEFINITION = ServiceDefinition(
     token_resolver=catalog_token_resolver,
     setup_routes=setup_routes,
     keeps_token_copy=False,
-    # `hubstream worker catalog`: mirror syncs (services/catalog/mirror_worker.py).
+    # `hubstream worker catalog`: parquet conversions and mirror syncs (services/catalog/worker.py).
     worker_consumers=worker_consumers,
 )

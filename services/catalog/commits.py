@@ -53,23 +53,19 @@ def new_commit_sha(repo_id: str, parent: str | None, title: str) -> str:
     return hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
 
 
+def gitattributes_row(repo_id: str, sha: str) -> tuple[object, ...]:
+    """The commit_files row of the Hub's default `.gitattributes`, added by commit `sha`."""
+    size, oid = len(DEFAULT_GITATTRIBUTES), git_blob_oid(DEFAULT_GITATTRIBUTES)
+    return (repo_id, sha, ".gitattributes", size, GITATTRIBUTES_SHA256, oid, False, sha)
+
+
 async def initial_commit(conn: asyncpg.Connection, repo_id: str, author: str) -> str:
     """A new repo's first commit on main: the default `.gitattributes`, as on the Hub."""
     sha = new_commit_sha(repo_id, None, "initial commit")
     await store_files.insert_commit(
         conn, repo_id=repo_id, sha=sha, parent_sha=None, title="initial commit", message="", author=author
     )
-    row = (
-        repo_id,
-        sha,
-        ".gitattributes",
-        len(DEFAULT_GITATTRIBUTES),
-        GITATTRIBUTES_SHA256,
-        git_blob_oid(DEFAULT_GITATTRIBUTES),
-        False,
-        sha,
-    )
-    await store_files.insert_files(conn, [row])
+    await store_files.insert_files(conn, [gitattributes_row(repo_id, sha)])
     await store_files.set_ref(conn, repo_id, "branch", "main", sha)
     await store_files.set_head(conn, repo_id, sha)
     return sha

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -16,10 +17,15 @@ from services.runtime.keys import CONFIG, POOL
 
 async def files_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = FileSettings()
-    store = LocalBlobStore(settings.blob_dir or app[CONFIG].infra.home / "blobs")
+    store = blob_store(settings, app[CONFIG].infra.home)
     # Every new repo's first commit names this file; make sure its content is there to download.
     await store.put_bytes(DEFAULT_GITATTRIBUTES)
     app[FILE_SETTINGS] = settings
     app[BLOBS] = store
     app[UPLOAD_SIGNING_KEY] = (await store_files.signing_key(app[POOL], "lfs-upload")).encode()
     yield
+
+
+def blob_store(settings: FileSettings, home: Path) -> LocalBlobStore:
+    """The file store every catalog process shares (the API writes to it, the worker reads and writes)."""
+    return LocalBlobStore(settings.blob_dir or home / "blobs")

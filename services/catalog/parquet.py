@@ -93,17 +93,16 @@ def _split_by_convention(path: str) -> str | None:
     return None
 
 
-def layout(paths: list[str], readme: str | None) -> dict[str, dict[str, list[str]]]:
-    """config -> split -> parquet files (sorted), for the files of one revision."""
-    parquet = sorted(p for p in paths if p.endswith(".parquet"))
+def layout(
+    paths: list[str], readme: str | None, suffixes: tuple[str, ...] = (".parquet",)
+) -> dict[str, dict[str, list[str]]]:
+    """config -> split -> data files (sorted) ending in one of `suffixes`, for the files of one revision."""
+    parquet = sorted(p for p in paths if p.lower().endswith(suffixes))
     specs = card_configs(readme) if readme is not None else None
     if specs is not None:
         result: dict[str, dict[str, list[str]]] = {}
         for spec in specs:
-            splits = {
-                split: sorted({p for p in parquet for pattern in patterns if _matches(p, pattern)})
-                for split, patterns in spec.data_files.items()
-            }
+            splits = _spec_files(spec, parquet)
             if kept := {split: files for split, files in splits.items() if files}:
                 result[spec.name] = kept
         return result
@@ -116,3 +115,21 @@ def layout(paths: list[str], readme: str | None) -> dict[str, dict[str, list[str
     if "" in by_split:
         by_split = {"train": by_split.pop("")}
     return {DEFAULT_CONFIG: by_split} if by_split else {}
+
+
+def _spec_files(spec: ConfigSpec, paths: list[str]) -> dict[str, list[str]]:
+    return {
+        split: sorted({p for p in paths for pattern in patterns if _matches(p, pattern)})
+        for split, patterns in spec.data_files.items()
+    }
+
+
+def unmatched_card_splits(paths: list[str], readme: str | None) -> list[tuple[str, str, list[str]]]:
+    """(config, split, patterns) of the README's `configs` whose `data_files` name no file of the revision."""
+    specs = card_configs(readme) if readme is not None else None
+    return [
+        (spec.name, split, spec.data_files[split])
+        for spec in specs or []
+        for split, files in _spec_files(spec, paths).items()
+        if not files
+    ]

@@ -19,6 +19,7 @@ BENCHMARKS = {
     "catalog": "listing and repo_info latency over HTTP vs the same SQL, with 1M repos",
     "versioning": "version-after-delta, bulk upsert vs COPY, old-version page reads",
     "mirror": "full and 1 %-changed incremental sync of 100K repos from a local upstream; 1 GB file first/cached",
+    "convert": "CSV -> parquet as the catalog worker converts (streamed, sharded) vs read-all-then-write; peak RSS",
 }
 
 

@@ -48,8 +48,8 @@ def jsonl_bytes(rows: list[dict[str, object]]) -> bytes:
 FORMATS = {"parquet": parquet_bytes, "csv": csv_bytes, "jsonl": jsonl_bytes}
 
 
-async def load(catalog: Catalog, repo: str, *, home: str) -> dict[str, dict[str, list[dict[str, object]]]]:
-    """The dataset as `load_dataset` reads it, downloaded and streamed."""
+async def load(catalog: Catalog, repo: str, *, home: str, script: str = SCRIPT) -> dict[str, Any]:
+    """The dataset as `script` reads it: by default with `load_dataset`, downloaded and streamed."""
     env = {
         **os.environ,
         "HF_ENDPOINT": catalog.url,
@@ -62,7 +62,7 @@ async def load(catalog: Catalog, repo: str, *, home: str) -> dict[str, dict[str,
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        SCRIPT,
+        script,
         repo,
         env=env,
         stdout=asyncio.subprocess.PIPE,

@@ -162,6 +162,7 @@ def test_operations(document: dict[str, Any]) -> None:
         ("versioning", "hubstream.catalog.identity"),
         ("ingest", "hubstream.catalog.repos"),
         ("versioning", "hubstream.catalog.repos"),
+        ("catalog-worker", "hubstream.catalog.repos"),
         ("ingest-worker", "hubstream.ingest.requests"),
         ("versioning-worker", "hubstream.versioning.deltas"),
         ("catalog-worker", "hubstream.catalog.mirror"),
