@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> Report:
             token = await ensure_admin(InfraSettings(database_url=database_url), None)
             async with asyncio.timeout(args.phase_timeout * args.repeats):
                 report.transfer = await measure_transfers(
-                    session, url, token, pid, scratch, args.transfer_mb * 1_000_000, args.repeats
+                    url, token, pid, scratch, args.transfer_mb * 1_000_000, args.repeats
                 )
         report.server_rss_mb = _peak_rss_mb(pid)
     report.bench_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -52,12 +52,22 @@ class TransferFigures:
     seconds: dict[str, list[float]] = field(default_factory=dict)  # path -> seconds per round
     rss_start_mb: list[float] = field(default_factory=list)  # catalog RSS before each upload/download
     rss_peak_mb: list[float] = field(default_factory=list)  # its peak during it
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # path -> the catalog's CPU seconds per round
 
     def add(self, path: str, seconds: float) -> None:
         self.seconds.setdefault(path, []).append(seconds)
 
     def rates_mb_s(self, path: str) -> list[float]:
         return [self.size_bytes / 1e6 / s for s in self.seconds.get(path, []) if s > 0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process, all its threads: what a transfer cost it, however busy the
+    machine (the rate depends on what else runs; this does not)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return math.nan
 
 
 def rss_mb(pid: int) -> float:
@@ -69,9 +79,10 @@ def rss_mb(pid: int) -> float:
 
 
 @contextlib.asynccontextmanager
-async def sampled_rss(pid: int, figures: TransferFigures) -> AsyncIterator[None]:
-    """Record the process's RSS now and its highest value until the block ends."""
+async def sampled_rss(pid: int, figures: TransferFigures, path: str) -> AsyncIterator[None]:
+    """Record the process's RSS now and its highest value until the block ends, and the CPU time it spent."""
     start = rss_mb(pid)
+    cpu_before = cpu_seconds(pid)
     peak = [start]
     stop = asyncio.Event()
 
@@ -88,6 +99,7 @@ async def sampled_rss(pid: int, figures: TransferFigures) -> AsyncIterator[None]
         stop.set()
         await task
         peak.append(rss_mb(pid))
+        figures.cpu.setdefault(path, []).append(cpu_seconds(pid) - cpu_before)
         figures.rss_start_mb.append(start)
         figures.rss_peak_mb.append(max(v for v in peak if not math.isnan(v)) if peak else math.nan)
 
@@ -183,14 +195,31 @@ def same_ends(a: Path, b: Path) -> bool:
         return x.read() == y.read()
 
 
-async def measure(
-    session: aiohttp.ClientSession, url: str, token: str, pid: int, scratch: Path, size: int, repeats: int
-) -> TransferFigures:
+async def measure(url: str, token: str, pid: int, scratch: Path, size: int, repeats: int) -> TransferFigures:
     """`repeats` rounds of copy, upload and download of one `size`-byte file, in that order each round."""
-    figures = TransferFigures(size)
     source = scratch / "source.bin"
     say(f"writing a {size / 1e6:,.0f} MB source file in {scratch}")
     sha256 = await asyncio.to_thread(write_source, source, size)
+    # A client session of its own, reading in large pieces (aiohttp's default 64 KiB read buffer would make this
+    # process, not the catalog, the bottleneck: httpx, under huggingface_hub, reads 10 MB at a time).
+    async with aiohttp.ClientSession(read_bufsize=BLOCK) as session:
+        figures = await _rounds(session, url, token, pid, scratch, source, sha256, size, repeats)
+    source.unlink()
+    return figures
+
+
+async def _rounds(
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    pid: int,
+    scratch: Path,
+    source: Path,
+    sha256: str,
+    size: int,
+    repeats: int,
+) -> TransferFigures:
+    figures = TransferFigures(size)
     for round_ in range(1, repeats + 1):
         copy = scratch / "copy.bin"
         started = time.perf_counter()
@@ -199,13 +228,13 @@ async def measure(
         copy.unlink()
 
         repo_id = await create_repo(session, url, token, f"transfer-{round_}-{time.time_ns()}")
-        async with sampled_rss(pid, figures):
+        async with sampled_rss(pid, figures, UPLOAD):
             started = time.perf_counter()
             await upload(session, url, token, repo_id, source, sha256, size)
             figures.add(UPLOAD, time.perf_counter() - started)
 
         target = scratch / "download.bin"
-        async with sampled_rss(pid, figures):
+        async with sampled_rss(pid, figures, DOWNLOAD):
             started = time.perf_counter()
             await download(session, url, token, repo_id, target, size)
             figures.add(DOWNLOAD, time.perf_counter() - started)
@@ -213,8 +242,13 @@ async def measure(
             raise TransferFailed("the downloaded file differs from the uploaded one")
         target.unlink()
         rates = {path: size / 1e6 / figures.seconds[path][-1] for path in (COPY, UPLOAD, DOWNLOAD)}
-        say(f"transfer round {round_}/{repeats}: " + ", ".join(f"{p} {r:,.0f} MB/s" for p, r in rates.items()))
-    source.unlink()
+        cpu = {path: figures.cpu[path][-1] for path in (UPLOAD, DOWNLOAD)}
+        say(
+            f"transfer round {round_}/{repeats}: "
+            + ", ".join(f"{p} {r:,.0f} MB/s" for p, r in rates.items())
+            + "; catalog CPU: "
+            + ", ".join(f"{p} {c:.2f} s" for p, c in cpu.items())
+        )
     return figures
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import mimetypes
@@ -253,12 +254,27 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = end - start
     await response.prepare(request)
-    if request.method != "HEAD":
-        chunks: AsyncIterator[bytes] = request.app[BLOBS].read(entry["sha256"], start, end)
-        async for chunk in chunks:
-            await response.write(chunk)
+    if request.method != "HEAD" and end > start:
+        await _send_blob(request, response, entry["sha256"], start, end)
     await response.write_eof()
     return response
+
+
+async def _send_blob(request: web.Request, response: web.StreamResponse, sha256: str, start: int, end: int) -> None:
+    """Bytes [start, end) of a blob as the (prepared) response's body.
+
+    A blob kept as a local file goes out with sendfile, as aiohttp's FileResponse sends files: the kernel copies
+    from the page cache to the socket, and no byte passes through Python (FileResponse itself would replace the
+    Hub's ETag by its own and answer ranges in its own words). Other stores stream through `read`."""
+    blobs = request.app[BLOBS]
+    path, transport = blobs.local_file(sha256), request.transport
+    if path is not None and transport is not None and not response.compression:
+        with path.open("rb") as blob:
+            await asyncio.get_running_loop().sendfile(transport, blob, start, end - start)
+        return
+    chunks: AsyncIterator[bytes] = blobs.read(sha256, start, end)
+    async for chunk in chunks:
+        await response.write(chunk)
 
 
 def _byte_range(request: web.Request, size: int) -> tuple[int, int, int]:
