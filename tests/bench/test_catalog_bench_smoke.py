@@ -40,7 +40,7 @@ async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
     assert "upload rate / file copy rate (medians):" in out
     assert "download rate / file copy rate (medians):" in out
     assert "catalog RSS rise during a transfer, worst:" in out
-    assert "catalog CPU per GB:" in out
+    assert "catalog CPU per GB (user+system" in out
     assert await _bench_databases(postgres_server_url) <= before
 
 
