@@ -53,6 +53,55 @@ class PreuploadBody(BaseModel):
     gitIgnore: str | None = Field(default=None, description="The .gitignore the commit brings, if any.")
 
 
+class CommitHeader(BaseModel):
+    summary: str = Field(min_length=1, description="The commit's title.")
+    description: str = ""
+    parentCommit: str | None = Field(
+        default=None, pattern="^[0-9a-f]{40}$", description="The head the client expects: else 412 CommitConflict."
+    )
+
+
+class HeaderLine(BaseModel):
+    key: Literal["header"]
+    value: CommitHeader
+
+
+class InlineFile(BaseModel):
+    path: str = Field(description="A relative path in the repo.")
+    content: str = Field(description="The file's bytes, base64 (one line may hold at most max_commit_line_bytes).")
+    encoding: Literal["base64"] = "base64"
+
+
+class FileLine(BaseModel):
+    key: Literal["file"]
+    value: InlineFile
+
+
+class LfsFile(BaseModel):
+    path: str
+    algo: Literal["sha256"] = "sha256"
+    oid: str = Field(pattern=SHA256_PATTERN, description="An object uploaded through the LFS batch API first.")
+    size: int | None = Field(default=None, ge=0, description="Omitted by copies of LFS files.")
+
+
+class LfsFileLine(BaseModel):
+    key: Literal["lfsFile"]
+    value: LfsFile
+
+
+class DeletedPath(BaseModel):
+    path: str
+
+
+class DeletedLine(BaseModel):
+    key: Literal["deletedFile", "deletedFolder"]
+    value: DeletedPath
+
+
+CommitLines = list[HeaderLine | FileLine | LfsFileLine | DeletedLine]
+"""The NDJSON commit body, one JSON object per line: the header first, then the operations in order."""
+
+
 class CommitParams(BaseModel):
     create_pr: QueryBool = absent("Commit to a new pull request ref (refs/pr/N) based on the revision.")
 
