@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: setup up down status test lint format bench legacy-client
+.PHONY: setup up down status test lint format bench
 
 setup:
 	@./deploy/bootstrap.sh
@@ -27,8 +27,3 @@ format: setup
 
 bench: setup
 	.venv/bin/hubstream bench events
-
-# The 0.2x line of huggingface_hub, for tests/compat/test_legacy_client.py (it cannot share .venv with 2.x).
-legacy-client: setup
-	test -x .venv/hf0/bin/python || python3 -m venv .venv/hf0
-	.venv/hf0/bin/pip install -q "huggingface_hub==0.26.5"

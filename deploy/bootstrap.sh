@@ -4,6 +4,7 @@
 #   - Java and Maven, for the Kafka broker
 #   - .venv with hubstream and its dev tools
 #   - the Kafka broker's jars, from Maven Central (deploy/kafka/pom.xml)
+#   - older client releases the compatibility tests drive, each in .venv/sdk/ (deploy/legacy_clients.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,3 +45,5 @@ if not has_jars(libs_dir()):
     print("bootstrap: fetching the Kafka broker's jars with Maven (once)")
 fetch_jars()
 PY
+
+.venv/bin/python -c "from deploy.legacy_clients import install_all; install_all()"

@@ -1,6 +1,8 @@
-"""Catalog listing benchmark: listing and repo_info latency over real HTTP, beside the same SQL run directly.
+"""Catalog benchmark: listing and repo_info latency over real HTTP, beside the same SQL run directly; upload
+and download rates of a large file, beside a plain file copy on the same disk.
 
     .venv/bin/python -m bench.catalog --repos 1000000      (or: hubstream bench catalog --repos 1000000)
+    .venv/bin/python -m bench.catalog --transfer-only      (the transfers alone: no repos loaded)
 
 One run: a fresh database on the given PostgreSQL (`--database-url`, on this machine only) or on a throw-away
 server; the catalog's migrations; `--repos` model repos loaded with COPY (the listing indexes are dropped for
@@ -16,8 +18,15 @@ and of `filter=<tag>` (tags from common to rare); and `repo_info` of random repo
 over repeats of each phase's p50 and p99, with their spread (min-max); the goal (listing p99 < 50 ms over HTTP)
 is reported, never enforced. The database and the server are removed at the end.
 
+Then the transfer phase (`--transfer-mb`, 1024 by default; 0 skips it): `--repeats` rounds, each a copy of one
+file with `shutil.copyfile` (the baseline), its upload through the catalog as huggingface_hub sends an LFS file
+(preupload, LFS batch, PUT to the signed URL, NDJSON commit) and its download through `resolve`, all on one disk;
+the catalog's RSS is sampled during each transfer (start and peak: the goal is flat) and its CPU time taken (a
+figure that, unlike the rates, other load on the machine does not skew). Goal: upload and download at least
+half the copy's rate (medians). transfer.py says which client path is timed and why.
+
 Modules: cli (arguments, the run), load (the synthetic repos and COPY), scenarios (what each phase asks and
-its baseline SELECT), measure (timing) and report (the printed table).
+its baseline SELECT), measure (timing), transfer (the transfer phase) and report (the printed table).
 """
 
 from bench.catalog.cli import amain, main, parse_args

@@ -22,11 +22,15 @@ from bench.catalog.load import load_repos
 from bench.catalog.measure import direct_sql, over_http
 from bench.catalog.report import HTTP, SQL, Report
 from bench.catalog.scenarios import build
+from bench.catalog.transfer import measure as measure_transfers
+from bench.catalog.transfer import remove_scratch
 from bench.events.infra import _free_port, fresh_database, throwaway_postgres
 from bench.running import add_database_options, check_database_url, run_command, say
 from services.catalog import store_listing
+from services.operator import ensure_admin
 from services.registry import definition
 from services.runtime.migrations import migrated_pool
+from services.runtime.settings import InfraSettings
 
 log = logging.getLogger("bench.catalog")
 
@@ -36,7 +40,8 @@ SERVER_START_TIMEOUT = 60.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.catalog",
-        description="Listing and repo_info latency of the catalog over HTTP, beside the same SQL run directly.",
+        description="Listing and repo_info latency of the catalog over HTTP, beside the same SQL run directly; "
+        "upload and download rates of a large file, beside a plain file copy.",
     )
     parser.add_argument("--repos", type=int, default=1_000_000, help="model repos to load")
     parser.add_argument("--requests", type=int, default=300, help="measured requests per phase")
@@ -44,12 +49,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=100, help="the listing's limit=")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests before each phase")
     parser.add_argument("--phase-timeout", type=float, default=300.0, help="hard limit for each phase, in seconds")
+    parser.add_argument(
+        "--transfer-mb", type=int, default=1024, help="size of the uploaded and downloaded file in MB (0: no transfers)"
+    )
+    parser.add_argument(
+        "--transfer-only", action="store_true", help="only the transfer phase: no repos loaded, no listing phases"
+    )
+    parser.add_argument(
+        "--scratch-dir",
+        type=Path,
+        help="where the file, its copies and the catalog's blobs go (one disk for all; default: the system's temp)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic repos")
     add_database_options(parser)
     args = parser.parse_args(argv)
     for name in ("repos", "requests", "repeats", "page_size", "warmup"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.transfer_mb < 0:
+        parser.error("--transfer-mb must be 0 or more")
+    if args.transfer_only and args.transfer_mb == 0:
+        parser.error("--transfer-only needs a --transfer-mb above 0")
     if args.page_size > 1000:
         parser.error("--page-size: the catalog serves at most 1000 repos a page")
     check_database_url(parser, args)
@@ -65,13 +85,17 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 @asynccontextmanager
-async def catalog_server(database_url: str, extra_env: dict[str, str] | None = None) -> AsyncIterator[tuple[str, int]]:
-    """`hubstream serve catalog` on a free port, as its own process: (its URL, its pid)."""
+async def catalog_server(
+    database_url: str, home: Path | None = None, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, int]]:
+    """`hubstream serve catalog` on a free port, as its own process, its state (blobs) under `home` if given:
+    (its URL, its pid)."""
     port = _free_port()
     env = {
         **os.environ,
         **(extra_env or {}),
         "HUBSTREAM_DATABASE_URL": database_url,
+        **({"HUBSTREAM_HOME": str(home)} if home is not None else {}),
         "HUBSTREAM_CATALOG_HOST": "127.0.0.1",
         "HUBSTREAM_CATALOG_PORT": str(port),
         "HUBSTREAM_LOG_LEVEL": "WARNING",  # no access log line per request: that would be a logging benchmark
@@ -115,7 +139,8 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
 
 
 async def run(args: argparse.Namespace) -> Report:
-    report = Report(repos=args.repos, page_size=args.page_size, requests=args.requests, repeats=args.repeats)
+    report = Report(repos=0 if args.transfer_only else args.repos, page_size=args.page_size, requests=args.requests,
+                    repeats=args.repeats)  # fmt: skip
     catalog = definition("catalog")
     async with AsyncExitStack() as stack:
         server_url = args.database_url
@@ -124,13 +149,18 @@ async def run(args: argparse.Namespace) -> Report:
             server_url = await stack.enter_async_context(throwaway_postgres())
         database_url = await stack.enter_async_context(fresh_database(server_url))
         pool = await stack.enter_async_context(migrated_pool(database_url, "catalog", catalog.migrations()))
-        report.load_seconds = await load_repos(pool, args.repos, args.seed)
-        ids = await store_listing.random_public_ids(pool, min(1000, args.repos), args.seed)
-        say("preparing the scenarios (deep cursors)")
-        scenarios = await build(pool, args.page_size, ids)
-        url, pid = await stack.enter_async_context(catalog_server(database_url))
+        scratch = Path(tempfile.mkdtemp(prefix="hubstream-bench-catalog-", dir=args.scratch_dir))
+        stack.callback(remove_scratch, scratch)
+        scenarios = []
+        if not args.transfer_only:
+            report.load_seconds = await load_repos(pool, args.repos, args.seed)
+            ids = await store_listing.random_public_ids(pool, min(1000, args.repos), args.seed)
+            say("preparing the scenarios (deep cursors)")
+            scenarios = await build(pool, args.page_size, ids)
+        url, pid = await stack.enter_async_context(catalog_server(database_url, scratch / "home"))
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        for repeat in range(1, args.repeats + 1):
+        listing_repeats = args.repeats if scenarios else 0
+        for repeat in range(1, listing_repeats + 1):
             for scenario in scenarios:
                 async with asyncio.timeout(args.phase_timeout):
                     await over_http(session, url, scenario, args.warmup)
@@ -140,6 +170,12 @@ async def run(args: argparse.Namespace) -> Report:
                     await direct_sql(pool, scenario, args.warmup)
                     report.record(scenario.label, scenario.kind, SQL, await direct_sql(pool, scenario, args.requests))
             say(f"repeat {repeat}/{args.repeats} done")
+        if args.transfer_mb:
+            token = await ensure_admin(InfraSettings(database_url=database_url), None)
+            async with asyncio.timeout(args.phase_timeout * args.repeats):
+                report.transfer = await measure_transfers(
+                    url, token, pid, scratch, args.transfer_mb * 1_000_000, args.repeats
+                )
         report.server_rss_mb = _peak_rss_mb(pid)
     report.bench_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return report

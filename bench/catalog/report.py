@@ -7,9 +7,12 @@ import statistics
 from dataclasses import dataclass, field
 
 from bench.catalog.scenarios import LISTING
+from bench.catalog.transfer import COPY, DOWNLOAD, UPLOAD, TransferFigures
 from bench.events.report import num, percentile, verdict
 
 GOAL_LISTING_P99_MS = 50.0
+GOAL_TRANSFER_RATIO = 0.5  # upload and download at least half the rate of a plain file copy
+GOAL_RSS_GROWTH_MB = 64.0  # "flat": a transfer of any size may raise the catalog's RSS by less than this
 HTTP, SQL = "http", "sql"
 
 
@@ -42,6 +45,7 @@ class Report:
     kinds: dict[str, str] = field(default_factory=dict)  # scenario label -> kind
     bench_rss_mb: float = math.nan
     server_rss_mb: float = math.nan
+    transfer: TransferFigures | None = None
 
     def record(self, label: str, kind: str, path: str, latencies: list[float]) -> None:
         self.kinds[label] = kind
@@ -56,6 +60,16 @@ class Report:
         return max(values) if values else math.nan
 
     def render(self) -> str:
+        lines = self._render_listing() if self.repos else []
+        if self.transfer is not None:
+            lines += ([""] if lines else []) + _render_transfer(self.transfer)
+        lines.append(
+            f"peak RSS: catalog server {num(self.server_rss_mb, 0)} MB, "
+            f"benchmark process {num(self.bench_rss_mb, 0)} MB"
+        )
+        return "\n".join(lines)
+
+    def _render_listing(self) -> list[str]:
         rate = self.repos / self.load_seconds if self.load_seconds > 0 else math.nan
         lines = [
             f"{self.repos:,} repos loaded with COPY, indexed and analyzed in {num(self.load_seconds, 1)} s "
@@ -79,10 +93,49 @@ class Report:
             "",
             "http: GET through `hubstream serve catalog` (its own process) with aiohttp; sql: the same SELECT with",
             "  asyncpg on a pool like the service's, in the same run: the difference is the HTTP service's own cost.",
-            f"peak RSS: catalog server {num(self.server_rss_mb, 0)} MB, "
-            f"benchmark process {num(self.bench_rss_mb, 0)} MB",
-            "",
             f"listing p99 over HTTP, worst scenario: {num(worst, 1)} ms   "
             f"(goal < {GOAL_LISTING_P99_MS:.0f} ms: {verdict(worst, GOAL_LISTING_P99_MS, at_least=False, unit=' ms')})",
         ]
-        return "\n".join(lines)
+        return lines
+
+
+def _render_transfer(t: TransferFigures) -> list[str]:
+    rounds = len(t.seconds.get(COPY, []))
+    lines = [
+        f"transfer of one {t.size_bytes / 1e6:,.0f} MB file, {rounds} rounds (each: copy, upload, download); "
+        "MB/s: median of the rounds (min-max)",
+        "",
+        f"{'path':<10} {'MB/s':>22} {'vs file copy':>14}",
+    ]
+    copy = statistics.median(t.rates_mb_s(COPY)) if t.rates_mb_s(COPY) else math.nan
+    ratios = {}
+    for path in (COPY, UPLOAD, DOWNLOAD):
+        rates = t.rates_mb_s(path)
+        ratios[path] = statistics.median(rates) / copy if rates and copy > 0 else math.nan
+        lines.append(f"{path:<10} {_median_spread(rates):>22} {num(ratios[path] * 100, 0) + ' %':>14}")
+    growth = [peak - start for start, peak in zip(t.rss_start_mb, t.rss_peak_mb, strict=True)]
+    worst_growth = max(growth) if growth else math.nan
+    per_gb = {path: [s * 1e9 / t.size_bytes for s in t.cpu.get(path, [])] for path in (UPLOAD, DOWNLOAD)}
+    cpu_per_gb = ", ".join(f"{path} {_median_spread(values)} s" for path, values in per_gb.items())
+    lines += [
+        "",
+        "file copy: shutil.copyfile on the same disk; upload: preupload, LFS batch, PUT of the bytes to the signed",
+        "  URL (streamed, no token), NDJSON commit; download: GET resolve, read into a file; both with aiohttp, one",
+        "  request at a time, through `hubstream serve catalog` (its own process), whose blobs are on that disk.",
+        f"catalog RSS during uploads and downloads: at start {_median_spread(t.rss_start_mb)} MB, "
+        f"peak {_median_spread(t.rss_peak_mb)} MB, largest rise {num(worst_growth, 1)} MB",
+        f"catalog CPU per GB (user+system, all threads; unlike the rates, not skewed by other load): {cpu_per_gb}",
+        "",
+    ]
+    for path in (UPLOAD, DOWNLOAD):
+        ratio = ratios[path]
+        lines.append(
+            f"{path} rate / file copy rate (medians): {num(ratio * 100, 0)} %   (goal >= "
+            f"{GOAL_TRANSFER_RATIO * 100:.0f} %: "
+            f"{verdict(ratio, GOAL_TRANSFER_RATIO, at_least=True, scale=100, unit=' points')})"
+        )
+    lines.append(
+        f"catalog RSS rise during a transfer, worst: {num(worst_growth, 1)} MB   (goal < {GOAL_RSS_GROWTH_MB:.0f} MB, "
+        f"flat: {verdict(worst_growth, GOAL_RSS_GROWTH_MB, at_least=False, unit=' MB')})"
+    )
+    return lines

@@ -145,7 +145,11 @@ async def run(args: argparse.Namespace) -> Report:
             await add_big_file_repo(up_pool, big[0], big[1])
         up_url, _ = await stack.enter_async_context(
             catalog_server(
-                up_db, {"HUBSTREAM_HOME": str(home / "up"), "HUBSTREAM_CATALOG_BLOB_DIR": str(home / "up" / "blobs")}
+                up_db,
+                extra_env={
+                    "HUBSTREAM_HOME": str(home / "up"),
+                    "HUBSTREAM_CATALOG_BLOB_DIR": str(home / "up" / "blobs"),
+                },
             )
         )
         async with pool.acquire() as conn:
@@ -204,7 +208,7 @@ async def _files(
     sha256, size, path = big
     report.file_mb = size / MiB
     blobs = home / "here" / "blobs"  # as _home_env sets it
-    here_url, _ = await stack.enter_async_context(catalog_server(here_db, _home_env(home / "here")))
+    here_url, _ = await stack.enter_async_context(catalog_server(here_db, extra_env=_home_env(home / "here")))
     url = f"{here_url}/datasets/org0/big/resolve/main/big.bin"
     cached = blobs / sha256[:2] / sha256[2:4] / sha256
     for repeat in range(1, len(report.full_s) + 1):

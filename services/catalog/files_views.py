@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import mimetypes
@@ -50,6 +51,55 @@ class PreuploadItem(BaseModel):
 class PreuploadBody(BaseModel):
     files: list[PreuploadItem] = Field(max_length=MAX_PREUPLOAD_FILES)
     gitIgnore: str | None = Field(default=None, description="The .gitignore the commit brings, if any.")
+
+
+class CommitHeader(BaseModel):
+    summary: str = Field(min_length=1, description="The commit's title.")
+    description: str = ""
+    parentCommit: str | None = Field(
+        default=None, pattern="^[0-9a-f]{40}$", description="The head the client expects: else 412 CommitConflict."
+    )
+
+
+class HeaderLine(BaseModel):
+    key: Literal["header"]
+    value: CommitHeader
+
+
+class InlineFile(BaseModel):
+    path: str = Field(description="A relative path in the repo.")
+    content: str = Field(description="The file's bytes, base64 (one line may hold at most max_commit_line_bytes).")
+    encoding: Literal["base64"] = "base64"
+
+
+class FileLine(BaseModel):
+    key: Literal["file"]
+    value: InlineFile
+
+
+class LfsFile(BaseModel):
+    path: str
+    algo: Literal["sha256"] = "sha256"
+    oid: str = Field(pattern=SHA256_PATTERN, description="An object uploaded through the LFS batch API first.")
+    size: int | None = Field(default=None, ge=0, description="Omitted by copies of LFS files.")
+
+
+class LfsFileLine(BaseModel):
+    key: Literal["lfsFile"]
+    value: LfsFile
+
+
+class DeletedPath(BaseModel):
+    path: str
+
+
+class DeletedLine(BaseModel):
+    key: Literal["deletedFile", "deletedFolder"]
+    value: DeletedPath
+
+
+CommitLines = list[HeaderLine | FileLine | LfsFileLine | DeletedLine]
+"""The NDJSON commit body, one JSON object per line: the header first, then the operations in order."""
 
 
 class CommitParams(BaseModel):
@@ -261,12 +311,27 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = end - start
     await response.prepare(request)
-    if request.method != "HEAD":
-        chunks: AsyncIterator[bytes] = request.app[BLOBS].read(blob, start, end)
-        async for chunk in chunks:
-            await response.write(chunk)
+    if request.method != "HEAD" and end > start:
+        await _send_blob(request, response, blob, start, end)
     await response.write_eof()
     return response
+
+
+async def _send_blob(request: web.Request, response: web.StreamResponse, sha256: str, start: int, end: int) -> None:
+    """Bytes [start, end) of a blob as the (prepared) response's body.
+
+    A blob kept as a local file goes out with sendfile, as aiohttp's FileResponse sends files: the kernel copies
+    from the page cache to the socket, and no byte passes through Python (FileResponse itself would replace the
+    Hub's ETag by its own and answer ranges in its own words). Other stores stream through `read`."""
+    blobs = request.app[BLOBS]
+    path, transport = blobs.local_file(sha256), request.transport
+    if path is not None and transport is not None and not response.compression:
+        with path.open("rb") as blob:
+            await asyncio.get_running_loop().sendfile(transport, blob, start, end - start)
+        return
+    chunks: AsyncIterator[bytes] = blobs.read(sha256, start, end)
+    async for chunk in chunks:
+        await response.write(chunk)
 
 
 def _byte_range(request: web.Request, size: int) -> tuple[int, int, int]:

@@ -149,6 +149,8 @@ def setup_file_routes(app: web.Application) -> None:
     api.post(
         REPO + "/commit/{rev:[\\s\\S]+}",
         files_views.commit,
+        body=files_views.CommitLines,
+        body_media_type="application/x-ndjson",  # one JSON object per line: the header, then the operations
         query=files_views.CommitParams,
         ok=CommitDone,
         errors={

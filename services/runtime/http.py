@@ -34,6 +34,8 @@ from services.runtime.settings import ServiceConfig
 
 log = logging.getLogger(__name__)
 
+READ_BUFSIZE = 1024 * 1024
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -49,6 +51,11 @@ def create_base_app(
         middlewares=runtime_middlewares(token_extractor, auth_required),
         # Each route's own limit (limits.max_body) replaces this per request.
         client_max_size=DEFAULT_MAX_BODY,
+        # How much of a request body a connection buffers before it stops reading the socket: aiohttp's 64 KiB
+        # makes a streamed upload stop and restart reading every few pieces, a round trip through the event
+        # loop (and the scheduler, on a busy machine) each time. Only bodies that arrive faster than the view
+        # reads them fill it.
+        handler_args={"read_bufsize": READ_BUFSIZE},
     )
     app[CONFIG] = config
     app[ERROR_SHAPE] = error_shape

@@ -72,11 +72,12 @@ def too_large(limit: BodyLimit, size: int | None = None) -> ApiError:
     )
 
 
-async def body_chunks(request: web.Request, chunk_size: int = 1 * MiB) -> AsyncIterator[bytes]:
-    """The body of a streamed route in chunks, refused with 413 once it passes the route's limit."""
+async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The body of a streamed route in chunks as they arrive (not joined into chunks of a set size: that would
+    copy every byte once more), refused with 413 once it passes the route's limit."""
     limit = body_limit(request.match_info.handler)
     received = 0
-    async for chunk in request.content.iter_chunked(chunk_size):
+    async for chunk in request.content.iter_any():
         received += len(chunk)
         if received > limit.max_bytes:
             raise too_large(limit)

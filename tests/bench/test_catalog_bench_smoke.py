@@ -1,4 +1,4 @@
-"""The catalog benchmark runs end to end on a few repos and leaves no database behind.
+"""The catalog benchmark runs end to end on a few repos and a small file and leaves no database behind.
 
 Only that it works is checked; its figures depend on the machine and are never asserted.
 """
@@ -21,7 +21,7 @@ async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
 
     code = await catalog.amain(
         ["--repos", "3000", "--requests", "10", "--warmup", "2", "--repeats", "3", "--page-size", "20",
-         "--database-url", postgres_server_url]
+         "--transfer-mb", "3", "--database-url", postgres_server_url]
     )  # fmt: skip
 
     out = capsys.readouterr().out
@@ -35,4 +35,26 @@ async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
     assert "repo_info" in out
     assert "listing p99 over HTTP, worst scenario:" in out
     assert "peak RSS: catalog server" in out
+    for path in ("file copy", "upload", "download"):  # each beside the copy, with the verdict on the medians
+        assert any(line.startswith(path) and line.endswith("%") for line in out.splitlines()), out
+    assert "upload rate / file copy rate (medians):" in out
+    assert "download rate / file copy rate (medians):" in out
+    assert "catalog RSS rise during a transfer, worst:" in out
+    assert "catalog CPU per GB (user+system" in out
     assert await _bench_databases(postgres_server_url) <= before
+
+
+async def test_catalog_benchmark_transfer_only_loads_no_repos(
+    postgres_server_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not is_local_database(postgres_server_url):
+        pytest.skip("the benchmark only runs against PostgreSQL on this machine")
+    code = await catalog.amain(
+        ["--transfer-only", "--transfer-mb", "2", "--repeats", "3", "--database-url", postgres_server_url]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "repos loaded" not in out
+    assert "listing p99" not in out
+    assert "transfer of one 2 MB file, 3 rounds" in out
+    assert "upload rate / file copy rate (medians):" in out

@@ -1,8 +1,11 @@
 """Real clients against a running catalog (tests/catalog/conftest.py) or, for cross-service tests, the whole stack."""
 
 import os
+from pathlib import Path
 
 import pytest
+
+from deploy import legacy_clients
 
 # Recent huggingface_hub releases upload through Xet whenever hf_xet is installed, and read this once,
 # when first imported: set it before any test module imports the client. hubstream speaks plain HTTP.
@@ -17,3 +20,9 @@ from tests.e2e.conftest import stack
 CLIENT_WARNINGS = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
 
 __all__ = ["CLIENT_WARNINGS", "Catalog", "catalog", "hubstream_home", "stack"]
+
+
+@pytest.fixture(scope="session")
+def legacy_hub() -> Path:
+    """The folder of the 0.2x `huggingface_hub` (tests/compat/legacy.py runs scripts with it first on the path)."""
+    return legacy_clients.install(legacy_clients.HUGGINGFACE_HUB)

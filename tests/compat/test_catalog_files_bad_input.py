@@ -104,7 +104,17 @@ async def test_path_traversal_in_commits_is_refused(client: Client, path: str) -
     before = await client.state(repo)
     status, headers, body = await client.commit(repo, [header(), add("ok.txt", b"fine"), add(path, b"x")])
     assert_hub_error(status, headers, body, 400, "InvalidPath")
-    status, headers, body = await client.commit(repo, [header(), {"key": "deletedFile", "value": {"path": path}}])
+    lfs_line = {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": "a" * 64, "size": 1}}
+    for line in (
+        lfs_line,
+        {"key": "deletedFile", "value": {"path": path}},
+        {"key": "deletedFolder", "value": {"path": path}},
+    ):
+        status, headers, body = await client.commit(repo, [header(), line])
+        assert_hub_error(status, headers, body, 400, "InvalidPath")
+    status, headers, body = await client.call(
+        "POST", f"/api/models/{repo}/preupload/main", json={"files": [{"path": path, "size": 1, "sample": ""}]}
+    )
     assert_hub_error(status, headers, body, 400, "InvalidPath")
     assert await client.state(repo) == before
 
@@ -126,6 +136,15 @@ async def test_invalid_repo_ids_are_refused(client: Client, repo: str) -> None:
     status, headers, body = await client.commit(repo, [header(), add("a.txt", b"a")])
     assert_hub_error(status, headers, body, 400, "InvalidName")
     status, headers, body = await client.call("GET", f"/api/models/{repo}/tree/main")
+    assert_hub_error(status, headers, body, 400, "InvalidName")
+    status, headers, body = await client.call(
+        "POST", f"/api/models/{repo}/preupload/main", json={"files": [{"path": "a.txt", "size": 1, "sample": ""}]}
+    )
+    assert_hub_error(status, headers, body, 400, "InvalidName")
+    batch = {"operation": "upload", "objects": [{"oid": "a" * 64, "size": 1}]}
+    status, headers, body = await client.call("POST", f"/{repo}.git/info/lfs/objects/batch", json=batch)
+    assert_hub_error(status, headers, body, 400, "InvalidName")
+    status, headers, body = await client.call("GET", f"/{repo}/resolve/main/a.txt")
     assert_hub_error(status, headers, body, 400, "InvalidName")
 
 
@@ -160,6 +179,7 @@ async def test_an_oversized_line_is_refused_with_413(small_lines: None, client: 
     before = await client.state(repo)
     status, headers, body = await client.commit(repo, [header(), add("big.txt", os.urandom(100_000))])
     assert_hub_error(status, headers, body, 413, "PayloadTooLarge")
+    assert await client.state(repo) == before
     status, _, _ = await client.commit(repo, [header(), add("small.txt", os.urandom(40_000))])
     assert status == 200  # the limit is per line, not per body
     assert (await client.state(repo))[0] != before[0]
@@ -189,6 +209,8 @@ async def test_lfs_objects_must_be_uploaded_and_must_match(client: Client) -> No
     assert_hub_error(status, headers, body, 400, "ChecksumMismatch")
     status, headers, body = await client.call("PUT", href, data=data[:-1], headers=no_auth)
     assert_hub_error(status, headers, body, 400, "ChecksumMismatch")
+    status, headers, body = await client.call("PUT", href, data=data + b"!", headers=no_auth)
+    assert_hub_error(status, headers, body, 400, "ChecksumMismatch")
     for forged in ("sig=0", "sig=%C3%BF"):  # altered, and not even ASCII
         status, headers, body = await client.call("PUT", href.replace("sig=", forged), data=data, headers=no_auth)
         assert_hub_error(status, headers, body, 403, "InvalidUploadUrl")
@@ -198,6 +220,10 @@ async def test_lfs_objects_must_be_uploaded_and_must_match(client: Client) -> No
 
     status, _, _ = await client.call("PUT", href, data=data, headers=no_auth)  # the right bytes, no token
     assert status == 200
+    resized = {"key": "lfsFile", "value": {**lfs_line["value"], "size": len(data) + 1}}
+    status, headers, body = await client.commit(repo, [header(), resized])  # uploaded, but not with that size
+    assert_hub_error(status, headers, body, 422, "ChecksumMismatch")
+    assert await client.state(repo) == before
     status, _, _ = await client.commit(repo, [header(), lfs_line])
     assert status == 200
     status, _, got = await client.call("GET", f"/{repo}/resolve/main/w.bin")
@@ -231,6 +257,9 @@ async def test_a_stale_parent_commit_is_a_412_conflict(client: Client) -> None:
         assert info.value.response.headers["X-Error-Code"] == "CommitConflict"
 
     await asyncio.to_thread(stale)
+    assert await client.state(repo) == before
+    status, headers, body = await client.commit(repo, [header(parentCommit="0" * 40), add("three.txt", b"3")])
+    assert_hub_error(status, headers, body, 412, "CommitConflict")  # well-formed, but no commit of this repo
     assert await client.state(repo) == before
 
 

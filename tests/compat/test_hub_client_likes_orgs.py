@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 from huggingface_hub import HfApi
@@ -12,7 +13,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import get_session
 
 from tests.compat.conftest import CLIENT_WARNINGS, Catalog
-from tests.compat.test_legacy_client import LEGACY_PYTHON, run_legacy_client
+from tests.compat.legacy import run_legacy_client
 
 pytestmark = CLIENT_WARNINGS
 
@@ -77,12 +78,11 @@ print(json.dumps(got))
 """
 
 
-@pytest.mark.skipif(LEGACY_PYTHON is None, reason="`make legacy-client` (huggingface_hub 0.26.5) has not been run")
 async def test_the_0_2x_client_likes_and_reads_its_token_permission(
-    catalog: Catalog, tmp_path: os.PathLike[str]
+    catalog: Catalog, legacy_hub: Path, tmp_path: os.PathLike[str]
 ) -> None:
     read_token = await catalog.user("reader", role="read")
-    got = await run_legacy_client(LEGACY_SCRIPT, catalog, tmp_path, READ_TOKEN=read_token)
+    got = await run_legacy_client(LEGACY_SCRIPT, catalog, legacy_hub, tmp_path, READ_TOKEN=read_token)
     assert got == {
         "likes": 1,
         "liked": ["admin/old-likes"],

@@ -98,7 +98,7 @@ async def echo_size(request: web.Request) -> web.Response:
 
 @max_body(2 * MiB, streamed=True)
 async def stream_size(request: web.Request) -> web.Response:
-    return web.Response(text=str(sum([len(chunk) async for chunk in body_chunks(request, chunk_size=64 * KiB)])))
+    return web.Response(text=str(sum([len(chunk) async for chunk in body_chunks(request)])))
 
 
 async def default_limit(request: web.Request) -> web.Response:
