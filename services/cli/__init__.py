@@ -9,6 +9,7 @@ hubstream tokens create USER | revoke TOKEN_ID | list USER
 hubstream events tail|replay TOPIC
 hubstream contracts export [--check]
 hubstream ingest status [--watch] | cancel ID
+hubstream versioning publish DATASET_ID --repo R | import --repo R --file F (--path P | --id ID)
 hubstream bench events|ingest|faults|catalog|versioning [...]
 
 Each command group is a module of this package with a `register(commands)` function; a new group
@@ -23,13 +24,13 @@ from collections.abc import Sequence
 
 from aiokafka.errors import KafkaError
 
-from services.cli import bench, contracts, events, ingest, migrate, orgs, processes, stack, tokens, users
+from services.cli import bench, contracts, events, ingest, migrate, orgs, processes, stack, tokens, users, versioning
 from services.cli.common import Commands
 from services.runtime import db, migrations
 from services.runtime.kafka import BrokerUnavailable
 
 # In the order `hubstream --help` lists them.
-GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, contracts, bench)
+GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, versioning, contracts, bench)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -553,3 +553,13 @@ async def upsert_catalog_dataset(conn: asyncpg.Connection, repo_id: str, *, priv
 
 async def delete_catalog_dataset(conn: asyncpg.Connection, repo_id: str) -> None:
     await conn.execute("DELETE FROM catalog_datasets WHERE repo_id = $1", repo_id)
+
+
+async def version_imported_from(conn: asyncpg.Connection, dataset_pk: int, sha256: str) -> asyncpg.Record | None:
+    """The newest live version imported from a catalog file with this SHA-256 (see catalog_sync.py)."""
+    return await conn.fetchrow(
+        f"""{_VERSION} WHERE dataset = $1 AND attributes -> 'imported_from' ->> 'sha256' = $2 AND status <> 'deleted'
+            ORDER BY seq DESC LIMIT 1""",
+        dataset_pk,
+        sha256,
+    )
