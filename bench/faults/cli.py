@@ -13,10 +13,17 @@ from pathlib import Path
 import aiohttp
 
 from bench.faults.faults import FAULTS
-from bench.faults.load import ROUTES, Load
+from bench.faults.load import ROUTES, Load, commit_message
 from bench.faults.report import Round, as_json, print_report, tally
 from bench.faults.stack import StackInfo, UpProcess
-from bench.faults.verify import Arrivals, accepted_keys, events_by_key, refused_keys, unsettled_sources
+from bench.faults.verify import (
+    Arrivals,
+    accepted_keys,
+    check_versions,
+    events_by_key,
+    refused_keys,
+    unsettled_sources,
+)
 from bench.running import say
 
 
@@ -123,6 +130,8 @@ async def run(args: argparse.Namespace) -> int:
         counts = await settle(info, keys, args.settle_timeout)
         ingest_ids = keys["ingest"]
         stuck = set(await unsettled_sources(info.urls["ingest"], info.token, ingest_ids, args.settle_timeout))
+        ledger = {a.key: commit_message(a.name) for a in load.answers if a.service == "versioning" and a.accepted}
+        versions = await check_versions(info.urls["versioning"], info.token, ledger, args.settle_timeout)
 
         rounds: list[Round] = []
         for fault, label, did, recovered in rounds_done:
@@ -136,6 +145,15 @@ async def run(args: argparse.Namespace) -> int:
                 out.in_doubt = sum(1 for k in refused_keys(mine) if seen.get(k))
                 if service == "ingest":
                     out.stuck = sum(1 for k in accepted_keys(mine) if k in stuck)
+                if service == "versioning":
+                    # The ledger of accepted upserts against the versions stored: not stored is lost, stored
+                    # twice is doubled; stored without its commit, or with no event published, is stuck.
+                    ours = accepted_keys(mine)
+                    out.lost = sum(1 for k in ours if k in versions.missing)
+                    out.doubled = sum(1 for k in ours if k in versions.doubled or seen.get(k, 0) > 1)
+                    out.stuck = sum(
+                        1 for k in ours if k in versions.wrong or (k not in versions.missing and not seen.get(k))
+                    )
             rounds.append(Round(fault, did, recovered if fault != "none" else 0.0, outcomes))
         ok = print_report(rounds, rate=args.rate)
         if args.json:

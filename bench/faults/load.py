@@ -1,7 +1,7 @@
 """A steady stream of writes on each service's write route, every answer recorded.
 
-Each write names a fresh aggregate (a new repo, a new source), so the event it must cause
-is told apart from every other one by its key.
+Each write names a fresh aggregate (a new repo, a new source, a new versioned dataset), so the event
+it must cause is told apart from every other one by its key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import aiohttp
 
 from contracts.catalog import RepoCreated, repo_key
 from contracts.ingest import IndexRequested
-from contracts.topics import CATALOG_REPOS, INGEST_REQUESTS
+from contracts.topics import CATALOG_REPOS, INGEST_REQUESTS, VERSIONING_VERSIONS
+from contracts.versioning import DatasetVersionCreated
 
 REQUEST_TIMEOUT = 10.0
 MAX_IN_FLIGHT = 200
@@ -25,12 +26,15 @@ MAX_IN_FLIGHT = 200
 @dataclass
 class Answer:
     service: str
+    # For versioning, `name` is also the dataset path's last part and in the commit message (the ledger
+    # verify.py checks stored versions against).
     phase: str
     sent_at: float
     status: int | None  # None: no answer (connection refused, timed out)
     error_code: str | None
     key: str | None  # the aggregate the write is about: known before sending, or from the answer
     answered_at: float = 0.0
+    name: str = ""  # what the write was called (the n-th write of its route in this run)
 
     @property
     def accepted(self) -> bool:
@@ -73,9 +77,33 @@ async def _request_index(
         return response.status, key, response.headers.get("X-Error-Code")
 
 
+def commit_message(name: str) -> str:
+    """The commit message of the versioning write named `name` (verify.py checks the stored version has it)."""
+    return f"fault bench write {name}"
+
+
+async def _upsert_version(
+    session: aiohttp.ClientSession, url: str, token: str, name: str
+) -> tuple[int, str | None, str | None]:
+    # A committed version of a new dataset: its id keys the DatasetVersionCreated the upsert must cause.
+    async with session.post(
+        f"{url}/v5/datasets",
+        json={
+            "path": f"faults/{name}",
+            "datapoints": [{"inputs": {"question": name}, "target": {"answer": "ok"}}],
+            "commit_message": commit_message(name),
+        },
+        headers={"X-API-KEY": token},
+    ) as response:
+        body = await response.json(content_type=None)
+        key = body.get("id") if response.status == 200 and isinstance(body, dict) else None
+        return response.status, key, response.headers.get("X-Error-Code")
+
+
 ROUTES = (
     WriteRoute("catalog", CATALOG_REPOS.name, RepoCreated.event_type, _create_repo),
     WriteRoute("ingest", INGEST_REQUESTS.name, IndexRequested.event_type, _request_index),
+    WriteRoute("versioning", VERSIONING_VERSIONS.name, DatasetVersionCreated.event_type, _upsert_version),
 )
 
 
@@ -114,7 +142,7 @@ class Load:
                     await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _one(self, session: aiohttp.ClientSession, route: WriteRoute, name: str) -> None:
-        answer = Answer(route.service, self.phase, time.monotonic(), None, None, None)
+        answer = Answer(route.service, self.phase, time.monotonic(), None, None, None, name=name)
         try:
             answer.status, answer.key, answer.error_code = await route.send(
                 session, self.urls[route.service], self.token, name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import aiohttp
 import orjson
@@ -66,6 +67,34 @@ async def unsettled_sources(url: str, token: str, ids: list[str], timeout: float
             if left:
                 await asyncio.sleep(1.0)
     return sorted(left)
+
+
+@dataclass(frozen=True)
+class VersionLedger:
+    """Accepted versioning writes checked against what the service stores, by dataset id."""
+
+    missing: frozenset[str]  # no such dataset, or no version in it: the accepted write was lost
+    doubled: frozenset[str]  # more than one version: the write was applied twice
+    wrong: frozenset[str]  # one version, but not committed with the write's commit message
+
+
+async def check_versions(url: str, token: str, accepted: dict[str, str], timeout: float) -> VersionLedger:
+    """Each accepted write (dataset id -> the commit message it sent) against the dataset's stored versions."""
+    missing, doubled, wrong = set(), set(), set()
+    async with aiohttp.ClientSession(
+        headers={"X-API-KEY": token}, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+        for dataset_id, message in accepted.items():
+            async with session.get(f"{url}/v5/datasets/{dataset_id}/versions") as response:
+                body = await response.json(content_type=None) if response.status == 200 else {}
+            versions = body.get("records", [])
+            if not versions:
+                missing.add(dataset_id)
+            elif len(versions) > 1:
+                doubled.add(dataset_id)
+            elif versions[0].get("status") != "committed" or versions[0].get("commit_message") != message:
+                wrong.add(dataset_id)
+    return VersionLedger(frozenset(missing), frozenset(doubled), frozenset(wrong))
 
 
 def accepted_keys(answers: list[Answer]) -> list[str]:

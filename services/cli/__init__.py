@@ -11,6 +11,7 @@ hubstream contracts export [--check]
 hubstream ingest status [--watch] | cancel ID
 hubstream papers add ID --title T --published DAY [--daily DAY ...] | remove ID
 hubstream mirror add NAME URL [...] | sync NAME [--wait] | status [NAME] | remove NAME
+hubstream versioning publish DATASET_ID --repo R | import --repo R --file F (--path P | --id ID)
 hubstream bench events|ingest|faults|catalog|versioning [...]
 
 Each command group is a module of this package with a `register(commands)` function; a new group
@@ -38,13 +39,14 @@ from services.cli import (
     stack,
     tokens,
     users,
+    versioning,
 )
 from services.cli.common import Commands
 from services.runtime import db, migrations
 from services.runtime.kafka import BrokerUnavailable
 
 # In the order `hubstream --help` lists them.
-GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, mirror, papers, contracts, bench)
+GROUPS = (stack, processes, migrate, users, orgs, tokens, events, ingest, versioning, mirror, papers, contracts, bench)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

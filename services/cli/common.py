@@ -78,3 +78,23 @@ def in_catalog_transaction(action: IdentityAction) -> Run:
             return 1
 
     return run
+
+
+def service_api(service: str, default_url: str) -> tuple[str, str]:
+    """A service's API URL and the admin token, for the stack `up` runs from this home (or the environment:
+    HUBSTREAM_ADMIN_TOKEN, HUBSTREAM_<SERVICE>_URL)."""
+    import os
+
+    from deploy.layout import Layout
+
+    layout = Layout.from_env()
+    token = os.environ.get("HUBSTREAM_ADMIN_TOKEN") or (
+        layout.token_file.read_text().strip() if layout.token_file.exists() else ""
+    )
+    if not token:
+        raise SystemExit("hubstream: no admin token: set HUBSTREAM_ADMIN_TOKEN or run `hubstream up` first")
+    state = layout.read_state() or {}
+    url = (state.get("processes", {}).get(f"{service}-api") or {}).get("url") or os.environ.get(
+        f"HUBSTREAM_{service.upper()}_URL", default_url
+    )
+    return url.rstrip("/"), token

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from typing import Any
 
 import aiohttp
 from tqdm import tqdm
 
-from services.cli.common import Commands
+from services.cli.common import Commands, service_api
 
 REFRESH_SECONDS = 1.0
 
@@ -30,20 +29,7 @@ def register(commands: Commands) -> None:
 
 
 def _api() -> tuple[str, str]:
-    """The ingest API's URL and the admin token, for the stack `up` runs from this home (or the environment)."""
-    from deploy.layout import Layout
-
-    layout = Layout.from_env()
-    token = os.environ.get("HUBSTREAM_ADMIN_TOKEN") or (
-        layout.token_file.read_text().strip() if layout.token_file.exists() else ""
-    )
-    if not token:
-        raise SystemExit("hubstream: no admin token: set HUBSTREAM_ADMIN_TOKEN or run `hubstream up` first")
-    state = layout.read_state() or {}
-    url = (state.get("processes", {}).get("ingest-api") or {}).get("url") or os.environ.get(
-        "HUBSTREAM_INGEST_URL", "http://127.0.0.1:8702"
-    )
-    return url.rstrip("/"), token
+    return service_api("ingest", "http://127.0.0.1:8702")
 
 
 async def _call(method: str, path: str, **kw: Any) -> tuple[int, Any]:

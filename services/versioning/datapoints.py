@@ -55,10 +55,11 @@ class Datapoint:
 
     content: dict[str, Any]
     hash: bytes
+    canonical: bytes  # the canonical JSON the hash is of (kept: storing it needs it again)
 
     @property
     def canonical_json(self) -> str:
-        return canonical_bytes(self.content).decode()
+        return self.canonical.decode()
 
 
 class InvalidDatapoints(ValueError):
@@ -108,10 +109,20 @@ def canonical(item: DatapointIn, loc: list[str | int]) -> Datapoint:
         raise InvalidDatapoints(
             [{"loc": loc, "msg": "a datapoint needs at least one of inputs, messages or target", "type": "value_error"}]
         )
-    if (problem := _unstorable(content, loc)) is not None:
+    refused = None
+    try:
+        encoded: bytes | None = canonical_bytes(content)
+    except orjson.JSONEncodeError as exc:  # an integer past 64 bits (_unstorable says where), or too deep
+        encoded, refused = None, str(exc)
+    # orjson writes NaN and Infinity as null and NUL as \u0000: only a datapoint whose JSON shows one of
+    # those (or failed to encode) can be unstorable, so the walk over every value runs for those alone.
+    suspect = encoded is None or b"null" in encoded or b"\\u0000" in encoded
+    if suspect and (problem := _unstorable(content, loc)) is not None:
         where, msg, kind = problem
         raise InvalidDatapoints([{"loc": where, "msg": msg, "type": kind}])
-    return Datapoint(content, hashlib.sha256(canonical_bytes(content)).digest())
+    if encoded is None:
+        raise InvalidDatapoints([{"loc": loc, "msg": f"not storable as JSON: {refused}", "type": "value_error"}])
+    return Datapoint(content, hashlib.sha256(encoded).digest(), encoded)
 
 
 def parse(raw: Any, loc: tuple[str | int, ...] = ("body", "datapoints")) -> list[Datapoint]:

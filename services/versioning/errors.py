@@ -23,6 +23,13 @@ VersioningErrorCode = Literal[
     "VersionDeleted",
     "VersionDeployed",
     "TooLarge",
+    # Publish / import (catalog_sync.py): the catalog's 404, a tag on another commit, a file we cannot read,
+    # the catalog refusing the call or not answering.
+    "CatalogNotFound",
+    "TagTaken",
+    "InvalidImportFile",
+    "CatalogRefused",
+    "CatalogUnavailable",
 ]
 
 

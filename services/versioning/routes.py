@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.runtime.keys import API
 from services.versioning import views
+from services.versioning.catalog_views import setup_catalog_routes
 from services.versioning.models import (
     BaseQuery,
     CommitRequest,
@@ -230,3 +231,4 @@ def setup_routes(app: web.Application) -> None:
         errors={404: NO_DATASET},
         summary="Every environment move of a dataset, newest first",
     )
+    setup_catalog_routes(app)  # publish to / import from catalog repos

@@ -38,8 +38,7 @@ one after the other.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -211,18 +210,32 @@ async def _copy_contents(conn: asyncpg.Connection, dataset_pk: int, points: Sequ
     pks: list[int] = await conn.fetchval(
         "SELECT array_agg(nextval('datapoints_pk_seq')) FROM generate_series(1, $1)", len(points)
     )
-    lines = []
-    for pk, p in zip(pks, points, strict=True):
-        # COPY's text format: tab-separated, backslashes doubled (canonical JSON has no raw tab or newline).
-        content = p.canonical_json.replace("\\", "\\\\")
-        lines.append(f"{pk}\t{dataset_pk}\t\\\\x{p.hash.hex()}\t{public_id(dataset_pk, p.hash)}\t{content}\n")
     await conn.copy_to_table(
         "datapoints",
-        source=io.BytesIO("".join(lines).encode()),
+        source=_copy_lines(dataset_pk, pks, points),
         columns=("pk", "dataset", "hash", "id", "content"),
         format="text",
     )
     return pks
+
+
+COPY_CHUNK = 2000  # lines per piece of a contents COPY
+
+
+async def _copy_lines(dataset_pk: int, pks: Sequence[int], points: Sequence[Datapoint]) -> AsyncIterator[bytes]:
+    """COPY's text format for these contents, in pieces: the server parses one while the next is built.
+
+    Tab-separated, backslashes doubled (canonical JSON has no raw tab or newline), the hash as bytea
+    hex; the public id is public_id() inlined.
+    """
+    prefix = f"\t{dataset_pk}\t\\\\x".encode()
+    id_prefix = f"\tdp_{dataset_pk:x}".encode()
+    for start in range(0, len(points), COPY_CHUNK):
+        yield b"".join(
+            b"%d%s%s%s%s\t%s\n"
+            % (pk, prefix, (h := p.hash.hex().encode()), id_prefix, h[:20], p.canonical.replace(b"\\", b"\\\\"))
+            for pk, p in zip(pks[start : start + COPY_CHUNK], points[start : start + COPY_CHUNK], strict=True)
+        )
 
 
 def public_id(dataset_pk: int, content_hash: bytes) -> str:
@@ -540,3 +553,13 @@ async def upsert_catalog_dataset(conn: asyncpg.Connection, repo_id: str, *, priv
 
 async def delete_catalog_dataset(conn: asyncpg.Connection, repo_id: str) -> None:
     await conn.execute("DELETE FROM catalog_datasets WHERE repo_id = $1", repo_id)
+
+
+async def version_imported_from(conn: asyncpg.Connection, dataset_pk: int, sha256: str) -> asyncpg.Record | None:
+    """The newest live version imported from a catalog file with this SHA-256 (see catalog_sync.py)."""
+    return await conn.fetchrow(
+        f"""{_VERSION} WHERE dataset = $1 AND attributes -> 'imported_from' ->> 'sha256' = $2 AND status <> 'deleted'
+            ORDER BY seq DESC LIMIT 1""",
+        dataset_pk,
+        sha256,
+    )

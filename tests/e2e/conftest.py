@@ -17,7 +17,8 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from services.operator import ensure_admin
+from services.catalog import identity
+from services.operator import catalog_connection, ensure_admin
 from services.registry import SERVICE_NAMES, definition
 from services.runtime.http import AccessLogger
 from services.runtime.outbox import OutboxRelay
@@ -91,3 +92,15 @@ async def running_stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIte
 
             await wait_until(known, timeout=30)
         yield stack
+
+
+async def register_catalog_token(stack: Stack, user: str, token: str) -> None:
+    """Make `token` a write token of catalog user `user` (created if new): e.g. the catalog token the
+    versioning service was configured with (HUBSTREAM_VERSIONING_CATALOG_TOKEN) before the stack started."""
+    conn, outbox = await catalog_connection(stack.configs["catalog"].infra)
+    try:
+        async with conn.transaction():
+            await identity.create_user(conn, user)
+            await identity.issue_token(conn, outbox, user, display_name="versioning", token=token)
+    finally:
+        await conn.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -42,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.registry import SERVICE_NAMES, openapi_document
 from tests.conftest import config_maker, fresh_database, new_topic_prefix
-from tests.e2e.conftest import running_stack
+from tests.e2e.conftest import register_catalog_token, running_stack
 
 pytestmark = [
     pytest.mark.infra,
@@ -114,10 +115,16 @@ def live_stack(
                 await new_topic_prefix(kafka_bootstrap),
                 tmp_path_factory.mktemp("fuzz") / "home",
             )
-            async with running_stack(make_config) as stack:
-                urls = {name: stack.url(name, "") for name in SERVICE_NAMES}
-                ready.set_result((LiveStack(urls, stack.admin_token), asyncio.get_running_loop(), stop))
-                await stop.wait()
+            # Versioning's publish and import call the catalog with a token of their own: a real one, so
+            # what the catalog answers (a 404 for a random repo) is what the fuzzing sees.
+            catalog_token = "hf_" + secrets.token_hex(16)
+            with pytest.MonkeyPatch.context() as env:
+                env.setenv("HUBSTREAM_VERSIONING_CATALOG_TOKEN", catalog_token)
+                async with running_stack(make_config) as stack:
+                    await register_catalog_token(stack, "admin", catalog_token)
+                    urls = {name: stack.url(name, "") for name in SERVICE_NAMES}
+                    ready.set_result((LiveStack(urls, stack.admin_token), asyncio.get_running_loop(), stop))
+                    await stop.wait()
 
     stopped: Future[None] = Future()  # how the thread ended, for the fixture to report
 

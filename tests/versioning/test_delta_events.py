@@ -14,6 +14,18 @@ from contracts.topics import VERSIONING_DELTAS, VERSIONING_VERSIONS
 from tests.conftest import read_topic, wait_until
 from tests.versioning.conftest import Versioning
 
+
+async def produce(bootstrap: str, topic: str, values: list[bytes], *, key: bytes) -> None:
+    """Publish with plain aiokafka, in order, as an outside system would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
 POINTS = [{"inputs": {"q": str(i)}, "target": {"a": i}} for i in range(3)]
 
 
@@ -63,13 +75,7 @@ async def test_an_outside_producer_sends_deltas_and_reads_what_became_of_each(ve
             }
         ),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
-    await producer.start()
-    try:
-        for value in sent:
-            await producer.send_and_wait(deltas, value, key=b"evt/qa")
-    finally:
-        await producer.stop()
+    await produce(infra.kafka, deltas, sent, key=b"evt/qa")
 
     records = await read_topic(infra.kafka, answers, expect=5, settle=2.0, timeout=60)
     events = [decode(r.value) for r in records]
@@ -111,3 +117,53 @@ async def test_concurrent_deltas_on_one_dataset_both_land(versioning: Versioning
         return rows == 13
 
     await wait_until(announced, timeout=30)
+
+
+async def test_bad_delta_events_leave_every_stored_version_unchanged(versioning: Versioning) -> None:
+    """Every kind of bad delta event, sent after a good one was applied: each is answered or dead-lettered,
+    and the versions stored before (contents, status, names) are exactly what is stored after."""
+    infra = versioning.config.infra
+    deltas, answers = infra.topic_prefix + VERSIONING_DELTAS.name, infra.topic_prefix + VERSIONING_VERSIONS.name
+    good = envelope({"dataset_path": "evt/kept", "action": "set", "datapoints": POINTS, "request_id": "g1"})
+    await produce(infra.kafka, deltas, [good], key=b"evt/kept")
+    await read_topic(infra.kafka, answers, expect=1, settle=0.5, timeout=60)
+    _, head, _ = await versioning.call("GET", "/datasets")
+    dataset_id = head["records"][0]["id"]
+    before = await versioning.snapshot()
+    assert len(before) == 1
+    bad = [
+        good,  # the same event again: the inbox drops it
+        envelope({"dataset_path": "evt/kept", "action": "add", "datapoints": [POINTS[0]], "request_id": "g1"}),
+        envelope({"dataset_path": "evt/kept", "action": "merge", "datapoints": [], "request_id": "b1"}),
+        b'{"specversion": "1.0", "id": "nan", "source": "/s", "type": "hubstream.versioning.delta.requested.v1", '
+        b'"data": {"dataset_path": "evt/kept", "action": "add", "datapoints": [{"target": {"x": Infinity}}]}}',
+        envelope({"dataset_id": dataset_id, "action": "add", "datapoints": [{"inputs": ["x"]}], "request_id": "b2"}),
+        envelope({"dataset_id": dataset_id, "action": "add", "datapoints": [{}], "request_id": "b3"}),
+        envelope({"dataset_path": "evt/../kept", "action": "add", "datapoints": POINTS, "request_id": "b4"}),
+        envelope(
+            {
+                "dataset_id": dataset_id,
+                "action": "set",
+                "datapoints": [],
+                "base_version_id": "dsv_nope",
+                "request_id": "b5",
+            }
+        ),
+        envelope({"dataset_id": "ds_nope", "action": "add", "datapoints": POINTS, "request_id": "b6"}),
+    ]
+    await produce(infra.kafka, deltas, bad, key=b"evt/kept")
+
+    records = await read_topic(infra.kafka, answers, expect=5, settle=2.0, timeout=60)
+    events = [decode(r.value) for r in records]
+    # Answers are keyed by dataset (id, else path), so they may sit on different partitions: compare as a set.
+    assert sorted((e.data["request_id"], e.data.get("reason_code")) for e in events) == [
+        ("b3", "InvalidDatapoints"),
+        ("b4", "InvalidPath"),
+        ("b5", "VersionNotFound"),
+        ("b6", "DatasetNotFound"),
+        ("g1", None),
+    ]
+    dead = await read_topic(infra.kafka, deltas + ".dlq", expect=3, settle=1.0)
+    assert len(dead) == 3  # the wrong action, the non-JSON Infinity, inputs of the wrong shape: contract failures
+    assert await versioning.snapshot() == before
+    assert await versioning.pool.fetchval("SELECT count(*) FROM datasets") == 1
