@@ -35,17 +35,19 @@ async def insert_source(
     config: str | None,
     is_global: bool,
     requested_by: str | None,
+    reader_checked: bool = False,
 ) -> Record | None:
     """Insert a pending source; None if a global source for that dataset and config exists already."""
     return await conn.fetchrow(
-        """INSERT INTO sources (id, dataset, config, status, is_global, requested_by)
-           VALUES ($1, $2, $3, 'pending', $4, $5)
+        """INSERT INTO sources (id, dataset, config, status, is_global, requested_by, reader_checked)
+           VALUES ($1, $2, $3, 'pending', $4, $5, $6)
            ON CONFLICT DO NOTHING RETURNING *""",
         source_id,
         dataset,
         config,
         is_global,
         requested_by,
+        reader_checked,
     )
 
 

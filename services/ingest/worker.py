@@ -23,7 +23,7 @@ from services.ingest import store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
 from services.ingest.runs import RunDeps, RunExecutor
-from services.ingest.settings import IngestSettings
+from services.ingest.settings import IngestSettings, service_token_source
 from services.ingest.shards import http_filesystem
 from services.runtime.consumer import Received
 from services.runtime.deps import Background, Deps
@@ -70,6 +70,7 @@ async def handle_index_requested(
 async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
     """The worker process's consumer and run executor, with the HTTP session they share."""
     settings = IngestSettings.from_infra(deps.config.infra)
+    token = service_token_source(settings, deps.config.infra.home)
     async with aiohttp.ClientSession() as session:
         consumer = deps.consumer(WORKER_GROUP)
         consumer.on(IndexRequested, partial(handle_index_requested, deps=RequestDeps(deps.outbox)))
@@ -77,9 +78,9 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
             RunDeps(
                 pool=deps.pool,
                 outbox=deps.outbox,
-                catalog=CatalogClient(session, deps.config.infra.catalog_url, settings.catalog_token),
+                catalog=CatalogClient(session, deps.config.infra.catalog_url, token),
                 chunks=TantivyStore(settings.chunk_dir),
-                filesystem=partial(http_filesystem, settings.catalog_token),
+                filesystem=lambda: http_filesystem(token()),
                 sampling=settings.sampling,
                 lease_seconds=settings.run_lease_seconds,
             )
