@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: setup up down status test lint format bench legacy-client
+.PHONY: setup up down status test lint format bench legacy-client semantic
 
 setup:
 	@./deploy/bootstrap.sh
@@ -32,3 +32,7 @@ bench: setup
 legacy-client: setup
 	test -x .venv/hf0/bin/python || python3 -m venv .venv/hf0
 	.venv/hf0/bin/pip install -q "huggingface_hub==0.26.5"
+
+# Semantic and hybrid search for ingest (optional: torch and its CUDA libraries from PyPI, ~6 GB, ~18 min here).
+semantic: setup
+	.venv/bin/pip install -q -e ".[semantic]"

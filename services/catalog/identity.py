@@ -113,7 +113,7 @@ async def issue_token(
     A service account's token carries the account's own role (it cannot hold more)."""
     user_row = await store.account(conn, user)
     if user_row is None or user_row["kind"] not in ("user", "service"):
-        raise IdentityError(f"no user or service account named {user!r}")
+        raise IdentityError(f"no user named {user!r}")
     if user_row["kind"] == "service":
         role = user_row["service_role"]
     if role not in ("read", "write", "admin"):

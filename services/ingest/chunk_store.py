@@ -33,6 +33,7 @@ from typing import Protocol
 import tantivy
 
 from services.ingest.chunking import Chunk
+from services.ingest.vector_store import StoredVectors, VectorFiles
 
 WRITER_HEAP_BYTES = 128 * 1024 * 1024
 WRITER_THREADS = 2
@@ -66,6 +67,9 @@ class ChunkStore(Protocol):
     def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]: ...
     def count(self, index: str) -> int: ...
     def drop(self, index: str) -> None: ...
+    # Vectors beside the chunks (semantic search, services/ingest/vector_store.py).
+    def vector_files(self, index: str) -> VectorFiles: ...
+    def vectors(self, index: str) -> StoredVectors | None: ...
 
 
 def chunk_schema() -> tantivy.Schema:
@@ -133,6 +137,7 @@ class TantivyStore:
         self.root = root
         self._schema = chunk_schema()
         self._open: dict[str, tantivy.Index] = {}
+        self._vectors: dict[str, StoredVectors] = {}
         self._lock = threading.Lock()  # searches run in threads; the cache of open indexes is shared
 
     def _path(self, index: str) -> Path:
@@ -221,4 +226,19 @@ class TantivyStore:
     def drop(self, index: str) -> None:
         with self._lock:
             self._open.pop(index, None)
+            self._vectors.pop(index, None)
         shutil.rmtree(self._path(index), ignore_errors=True)
+
+    def vector_files(self, index: str) -> VectorFiles:
+        return VectorFiles(self._path(index))
+
+    def vectors(self, index: str) -> StoredVectors | None:
+        """The index's vectors, loaded once: ask only once they are complete (they do not change after)."""
+        with self._lock:
+            if (loaded := self._vectors.get(index)) is not None:
+                return loaded
+        loaded = self.vector_files(index).load()
+        if loaded is not None:
+            with self._lock:
+                self._vectors[index] = loaded
+        return loaded

@@ -8,6 +8,7 @@ from services.ingest import explore_views, responses, views
 from services.ingest.chunk_store import TantivyStore
 from services.ingest.keys import CHUNKS
 from services.ingest.requester_access import setup_requester_access
+from services.ingest.semantic import setup_semantic
 from services.ingest.settings import IngestSettings
 from services.runtime.keys import API, CONFIG
 
@@ -18,6 +19,7 @@ def setup_routes(app: web.Application) -> None:
     # The chunk store is files on disk (no connection to open): the API reads what the workers write.
     app[CHUNKS] = TantivyStore(IngestSettings.from_infra(app[CONFIG].infra).chunk_dir)
     setup_requester_access(app)
+    setup_semantic(app)
     api = app[API]  # every route needs a token (Authorization: Bearer)
     api.post(
         "/v2/huggingface-datasets",

@@ -25,6 +25,10 @@ class IngestSettings(BaseSettings):
         description="Token the workers send to the catalog instead of the service account's saved one "
         "(HUBSTREAM_HOME/service-tokens/hubstream-ingest, made by `hubstream up`).",
     )
+    semantic: bool = Field(
+        default=True,
+        description="Embed completed indexes for hybrid search when the `semantic` extra is installed.",
+    )
     sampling: bool = Field(default=True, description="Apply Nia's sampling rule to datasets of 200K rows or more.")
     run_lease_seconds: float = Field(
         default=30.0, gt=0, description="How long a dead worker's run waits before another worker resumes it."

@@ -132,8 +132,10 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "display_name": dataset,
         "error": row["error"],
         "error_code": row["error_code"],
-        # Beyond Nia's record (which its clients ignore): how far the live run has come.
+        # Beyond Nia's record (which its clients ignore): how far the live run has come, and semantic search.
         "progress": _progress(row),
+        "vector_status": row["vector_status"] if row["vector_index"] == row["index_name"] else None,
+        "embedded_chunk_count": row["embedded_chunk_count"] if row["vector_index"] == row["index_name"] else 0,
     }
 
 
@@ -183,6 +185,8 @@ def unified_source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]
                 "description",
                 "error",
                 "error_code",
+                "vector_status",
+                "embedded_chunk_count",
             )
         },
     }

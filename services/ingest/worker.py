@@ -8,6 +8,7 @@ keeps the consumer from polling and never holds a partition.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -18,11 +19,13 @@ from functools import partial
 import aiohttp
 import asyncpg
 
-from contracts.ingest import IndexRequested, IndexStarted
+from contracts.ingest import IndexCompleted, IndexRequested, IndexStarted
 from services.ingest import store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
+from services.ingest.embedder import EMBEDDER_GROUP, EmbedExecutor, QueueDeps, handle_index_completed
 from services.ingest.runs import RunDeps, RunExecutor
+from services.ingest.semantic import load_embedder, semantic_installed
 from services.ingest.settings import IngestSettings, service_token_source
 from services.ingest.shards import http_filesystem
 from services.runtime.consumer import Received
@@ -74,15 +77,24 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
     async with aiohttp.ClientSession() as session:
         consumer = deps.consumer(WORKER_GROUP)
         consumer.on(IndexRequested, partial(handle_index_requested, deps=RequestDeps(deps.outbox)))
+        chunks = TantivyStore(settings.chunk_dir)
+        semantic = settings.semantic and semantic_installed()
+        embed_queue = deps.consumer(EMBEDDER_GROUP)
+        embed_queue.on(IndexCompleted, partial(handle_index_completed, deps=QueueDeps(enabled=semantic)))
         executor = RunExecutor(
             RunDeps(
                 pool=deps.pool,
                 outbox=deps.outbox,
                 catalog=CatalogClient(session, deps.config.infra.catalog_url, token),
-                chunks=TantivyStore(settings.chunk_dir),
+                chunks=chunks,
                 filesystem=lambda: http_filesystem(token()),
                 sampling=settings.sampling,
                 lease_seconds=settings.run_lease_seconds,
             )
         )
-        yield [consumer, executor]
+        background: list[Background] = [consumer, executor, embed_queue]
+        if semantic:
+            embedder = await asyncio.to_thread(load_embedder)
+            background.append(EmbedExecutor(deps.pool, chunks, embedder))
+            log.info("semantic search on: this worker embeds completed indexes (all-MiniLM-L6-v2)")
+        yield background

@@ -163,6 +163,7 @@ def test_operations(document: dict[str, Any]) -> None:
         ("ingest", "hubstream.catalog.repos"),
         ("versioning", "hubstream.catalog.repos"),
         ("ingest-worker", "hubstream.ingest.requests"),
+        ("ingest-worker", "hubstream.ingest.status"),  # the embedder queues completed indexes
         ("versioning-worker", "hubstream.versioning.deltas"),
     }
     for op in operations.values():
