@@ -33,7 +33,7 @@ from typing import Protocol
 import tantivy
 
 from services.ingest.chunking import Chunk
-from services.ingest.vector_store import StoredVectors, VectorFiles
+from services.ingest.vector_store import ChunkKey, StoredVectors, VectorFiles
 
 WRITER_HEAP_BYTES = 128 * 1024 * 1024
 WRITER_THREADS = 2
@@ -64,6 +64,7 @@ class ChunkStore(Protocol):
     def writer(self, index: str) -> ChunkWriter: ...
     def search(self, indexes: list[str], query: str, limit: int) -> list[Hit]: ...
     def rows(self, index: str, split: str, first: int, last: int, limit: int) -> list[Hit]: ...
+    def chunks_at(self, index: str, keys: list[ChunkKey]) -> dict[ChunkKey, Hit]: ...
     def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]: ...
     def count(self, index: str) -> int: ...
     def drop(self, index: str) -> None: ...
@@ -198,6 +199,28 @@ class TantivyStore:
         found = searcher.search(query, limit, order_by_field="row", order=tantivy.Order.Asc).hits
         hits = [_hit(index, searcher.doc(address), 0.0) for _, address in found]
         return sorted(hits, key=lambda h: (h.row_index, h.chunk_index))
+
+    def chunks_at(self, index: str, keys: list[ChunkKey]) -> dict[ChunkKey, Hit]:
+        """The chunks with these (split, row, chunk) keys, read with one searcher (hybrid's vector-only hits)."""
+        opened = self._index(index)
+        if opened is None or not keys:
+            return {}
+        opened.reload()
+        searcher = opened.searcher()
+        found: dict[ChunkKey, Hit] = {}
+        for split, row, chunk in keys:
+            query = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, tantivy.Query.term_query(self._schema, "split", split)),
+                    (tantivy.Occur.Must, tantivy.Query.term_query(self._schema, "row", row)),
+                ]
+            )
+            for _, address in searcher.search(query, 1000).hits:
+                hit = _hit(index, searcher.doc(address), 0.0)
+                if hit.chunk_index == chunk:
+                    found[(split, row, chunk)] = hit
+                    break
+        return found
 
     def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]:
         """Every chunk of the index (of one split), in row order: what an exhaustive grep reads."""

@@ -16,7 +16,7 @@ from services.ingest.chunk_store import Hit
 from services.ingest.vector_store import ChunkKey
 
 DEFAULT_ALPHA = 0.7
-CANDIDATES = 100  # per side: keyword hits and nearest vectors considered before blending
+CANDIDATES = 50  # per side: keyword hits and nearest vectors considered before blending
 
 
 @dataclass(frozen=True)

@@ -77,14 +77,13 @@ def search_sources(
         stored = vectors.get(index)
         return None if stored is None else stored.cosine(key, query_vector)
 
+    ranked = blend(keyword, nearest, cosine_of, alpha)[:limit]
+    texts: dict[str, dict] = {}
+    for name in {r.index for r in ranked if r.hit is None}:  # vector-only candidates: their text from the store
+        texts[name] = store.chunks_at(name, [r.key for r in ranked if r.hit is None and r.index == name])
     found = []
-    for ranked in blend(keyword, nearest, cosine_of, alpha)[:limit]:
-        hit = ranked.hit
-        if hit is None:  # a vector-only candidate: its text from the chunk store
-            split, row, chunk = ranked.key
-            texts = [h for h in store.rows(ranked.index, split, row, row, 1000) if h.chunk_index == chunk]
-            if not texts:
-                continue
-            hit = texts[0]
-        found.append(SourceHit(by_index[ranked.index], replace(hit, score=ranked.score)))
+    for r in ranked:
+        hit = r.hit or texts[r.index].get(r.key)
+        if hit is not None:
+            found.append(SourceHit(by_index[r.index], replace(hit, score=r.score)))
     return found, "hybrid"
