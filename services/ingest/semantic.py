@@ -36,7 +36,9 @@ class Embedder:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self.dimensions: int = model.get_sentence_embedding_dimension()
+        # sentence-transformers 5 renamed the method; older releases have only the first name.
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dimensions: int = dimension()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=BATCH, convert_to_numpy=True, show_progress_bar=False)
