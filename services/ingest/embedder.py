@@ -95,11 +95,11 @@ class EmbedExecutor:
         done = source["embedded_chunk_count"]
         # Parts are PART_CHUNKS each: the count is a whole number of parts, and later parts are stale.
         await asyncio.to_thread(files.remove_from, done // PART_CHUNKS)
-        scan = iter(await asyncio.to_thread(lambda: list(self.chunks.scan(index))))
-        for _ in islice(scan, done):
-            pass
+        # Read lazily, a part at a time (in a thread: tantivy reads block), so memory stays one part's worth.
+        scan = self.chunks.scan(index)
+        await asyncio.to_thread(lambda: sum(1 for _ in islice(scan, done)))
         started, embedded_here = time.monotonic(), 0
-        while batch := list(islice(scan, PART_CHUNKS)):
+        while batch := await asyncio.to_thread(lambda: list(islice(scan, PART_CHUNKS))):
             if stopping.is_set():
                 return False
             vectors = await asyncio.to_thread(self.embedder.embed, [h.text for h in batch])
