@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for developers.
-.PHONY: setup up down status test lint format bench
+.PHONY: setup up down status test lint format bench semantic
 
 setup:
 	@./deploy/bootstrap.sh
@@ -27,3 +27,7 @@ format: setup
 
 bench: setup
 	.venv/bin/hubstream bench events
+
+# Semantic and hybrid search for ingest (optional: torch and its CUDA libraries from PyPI, ~6 GB, ~18 min here).
+semantic: setup
+	.venv/bin/pip install -q -e ".[semantic]"

@@ -10,9 +10,17 @@ from dataclasses import dataclass
 
 from contracts.base import Event
 from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, TokenCreated, TokenRevoked
-from contracts.ingest import IndexRequested
+from contracts.ingest import IndexCompleted, IndexRequested
 from contracts.mirror import MirrorSyncRequested
-from contracts.topics import CATALOG_IDENTITY, CATALOG_MIRROR, CATALOG_REPOS, INGEST_REQUESTS, VERSIONING_DELTAS, Topic
+from contracts.topics import (
+    CATALOG_IDENTITY,
+    CATALOG_MIRROR,
+    CATALOG_REPOS,
+    INGEST_REQUESTS,
+    INGEST_STATUS,
+    VERSIONING_DELTAS,
+    Topic,
+)
 from contracts.versioning import DatapointsDeltaRequested
 
 
@@ -83,6 +91,13 @@ RECEIVERS: tuple[Receiver, ...] = (
         INGEST_REQUESTS,
         (IndexRequested,),
         "Runs the index that a request asks for.",
+    ),
+    Receiver(
+        "ingest-worker",
+        "ingest-embedder",
+        INGEST_STATUS,
+        (IndexCompleted,),
+        "Queues a completed index for embedding (hybrid search), when the worker has the `semantic` extra.",
     ),
     Receiver(
         "versioning-worker",

@@ -36,7 +36,7 @@ from deploy.layout import Layout, ours, pid_alive, write_private
 from deploy.logs import tail
 from deploy.ports import PortInUse, start_retrying_bind
 from deploy.supervision import RestartBudget, describe_exit
-from services.operator import ensure_admin, migrate_all
+from services.operator import ensure_admin, ensure_service_accounts, migrate_all
 from services.runtime.db import redact
 from services.runtime.settings import SERVICE_PORTS, HttpSettings, InfraSettings
 
@@ -232,7 +232,7 @@ class Stack:
             **{f"HUBSTREAM_{s.upper()}_URL": HttpSettings.for_service(s).url for s in SERVICE_PORTS},
         )
         # The in-process steps use the same database and broker as the children, without changing our environment.
-        infra = InfraSettings(database_url=self.database_url(), kafka=self.bootstrap())
+        infra = InfraSettings(database_url=self.database_url(), kafka=self.bootstrap(), home=self.layout.home)
         started = time.monotonic()
         applied = asyncio.run(migrate_all(infra))
         say(f"schemas and topics: ready ({applied} migration(s) applied, {time.monotonic() - started:.1f} s)")
@@ -240,6 +240,8 @@ class Stack:
         token = given.get_secret_value() if given is not None else _read_token(self.layout.token_file)
         token = asyncio.run(ensure_admin(infra, token))
         write_private(self.layout.token_file, token + "\n")
+        # Before the workers start: ingest reads private datasets with its own token (HUBSTREAM_HOME/service-tokens).
+        asyncio.run(ensure_service_accounts(infra))
         return token
 
     # -- service processes ----------------------------------------------------------------------------

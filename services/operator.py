@@ -15,6 +15,7 @@ from services.registry import SERVICE_NAMES, definition
 from services.runtime import db, migrations
 from services.runtime.kafka import ensure_topics
 from services.runtime.outbox import Outbox
+from services.runtime.service_accounts import SERVICE_ACCOUNTS, ServiceAccount, read_token, save_token
 from services.runtime.settings import InfraSettings
 
 
@@ -55,3 +56,36 @@ async def ensure_admin(infra: InfraSettings, token: str | None) -> str:
         return issued.token
     finally:
         await conn.close()
+
+
+async def ensure_service_account(infra: InfraSettings, account: ServiceAccount) -> str:
+    """Make sure the service account exists and its saved token (HUBSTREAM_HOME/service-tokens/) is active.
+
+    The saved token is kept while it is valid; a revoked one is replaced by a new one, said on stderr.
+    """
+    from services.catalog import identity
+
+    saved = read_token(infra.home, account)
+    conn, outbox = await catalog_connection(infra)
+    try:
+        async with conn.transaction():
+            await identity.create_service_account(conn, account.name, account.role)
+            try:
+                async with conn.transaction():
+                    issued = await identity.issue_token(conn, outbox, account.name, display_name="service", token=saved)
+            except identity.RevokedToken:
+                print(
+                    f"hubstream: the saved token of service account {account.name} was revoked; issuing a new one",
+                    file=sys.stderr,
+                )
+                issued = await identity.issue_token(conn, outbox, account.name, display_name="service")
+    finally:
+        await conn.close()
+    if issued.token != saved:
+        save_token(infra.home, account, issued.token)
+    return issued.token
+
+
+async def ensure_service_accounts(infra: InfraSettings) -> list[str]:
+    """Every service account the stack uses (SERVICE_ACCOUNTS), each with an active saved token."""
+    return [await ensure_service_account(infra, account) for account in SERVICE_ACCOUNTS]

@@ -9,7 +9,10 @@ Phases, each repeated `--rounds` times (median and spread printed, the verdict o
 - (b) PostgreSQL FTS: the same rows COPYed, one transaction per row group, into a table with a
   generated tsvector and a GIN index.
 Then keyword search latency (top 10, one client, sequential) on the indexed corpus, for two-word
-queries and one-common-word queries (a word in 5 % of the rows), beside PostgreSQL FTS on (b).
+queries and one-common-word queries (a word in 5 % of the rows), beside PostgreSQL FTS on (b)
+(at most --pg-queries of each kind there: a common word costs PostgreSQL seconds on millions of rows);
+then hybrid search over a 100K-row source and the embedder's rate beside the bare model
+(bench/ingest/semantic_phase.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import pyarrow.parquet as pq
 
 from bench.events.infra import fresh_database, is_local_database, throwaway_postgres
 from bench.ingest import corpus as corpora
+from bench.ingest import semantic_phase
 from bench.ingest.static_catalog import serving
 from bench.running import say
 from services.ingest.chunk_store import TantivyStore
@@ -64,13 +68,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--row-group-rows", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--queries", type=int, default=200, help="queries of each kind in the search phase")
+    parser.add_argument(
+        "--pg-queries", type=int, default=50, help="at most this many PostgreSQL FTS queries of each kind"
+    )
+    parser.add_argument("--embed-chunks", type=int, default=768, help="chunks embedded per round (with the extra)")
     parser.add_argument("--corpus-dir", type=Path, help="where the shards are kept between runs (default: a temp dir)")
     parser.add_argument("--database-url", help="a PostgreSQL on this machine (default: a throw-away server)")
     args = parser.parse_args(argv)
     if args.database_url and not is_local_database(args.database_url):
         parser.error("--database-url: only a PostgreSQL server on this machine is allowed")
-    if min(args.rows, args.shard_rows, args.row_group_rows, args.rounds, args.queries) < 1:
-        parser.error("--rows, --shard-rows, --row-group-rows, --rounds and --queries must be positive")
+    if min(args.rows, args.shard_rows, args.row_group_rows, args.rounds, args.queries, args.pg_queries) < 1:
+        parser.error("--rows, --shard-rows, --row-group-rows, --rounds, --queries and --pg-queries must be positive")
     return args
 
 
@@ -161,7 +169,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 async def search_latencies(
-    chunk_dir: Path, index: str, database_url: str, corpus: corpora.Corpus, n: int
+    chunk_dir: Path, index: str, database_url: str, corpus: corpora.Corpus, n: int, pg_n: int
 ) -> dict[str, dict[str, tuple[float, float]]]:
     store = TantivyStore(chunk_dir)
     kinds = {
@@ -183,13 +191,15 @@ async def search_latencies(
             found["tantivy (hubstream)"][kind] = _percentiles(samples)
             sql = """SELECT row_index FROM fts WHERE tsv @@ websearch_to_tsquery('english', $1)
                      ORDER BY ts_rank(tsv, websearch_to_tsquery('english', $1)) DESC LIMIT 10"""
-            for q in queries[:10]:
+            pg_queries = queries[: min(n, pg_n)]
+            for q in pg_queries[:3]:
                 await conn.fetch(sql, q)
             samples = []
-            for q in queries:
+            for q in pg_queries:
                 started = time.perf_counter()
                 await conn.fetch(sql, q)
                 samples.append(time.perf_counter() - started)
+            say(f"PostgreSQL FTS: {len(samples)} {kind} queries ran (of {n} on tantivy; --pg-queries bounds them)")
             found["PostgreSQL FTS (b)"][kind] = _percentiles(samples)
     finally:
         await conn.close()
@@ -200,7 +210,13 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
 
-def report(loads: list[Load], search: dict[str, dict[str, tuple[float, float]]], rows: int) -> bool:
+def report(
+    loads: list[Load],
+    search: dict[str, dict[str, tuple[float, float]]],
+    rows: int,
+    semantic: semantic_phase.Semantic,
+    queries: tuple[int, int],
+) -> bool:
     hub, direct, pg = loads
     print(f"\ningest bench: {rows:,} rows, {len(hub.rows_per_second)} rounds per phase (median, min-max)\n")
     print(f"{'phase':<58} {'rows/s':>10}  {'spread':<17} {'peak RSS MB':>11}")
@@ -215,6 +231,7 @@ def report(loads: list[Load], search: dict[str, dict[str, tuple[float, float]]],
     for engine, kinds in search.items():
         two, common = kinds["two words"], kinds["one common word"]
         print(f"{engine:<24} {two[0]:>13.2f} / {two[1]:<8.2f} {common[0]:>19.2f} / {common[1]:<8.2f}")
+    print(f"({queries[0]} queries of each kind on tantivy, {queries[1]} on PostgreSQL: --pg-queries bounds them)")
     hub_search, pg_search = search["tantivy (hubstream)"], search["PostgreSQL FTS (b)"]
     keyword_p99 = max(hub_search["two words"][1], hub_search["one common word"][1])
     common_ratio = hub_search["one common word"][1] / pg_search["one common word"][1]
@@ -228,10 +245,10 @@ def report(loads: list[Load], search: dict[str, dict[str, tuple[float, float]]],
             common_ratio <= GOAL_COMMON_VS_POSTGRES,
         ),
     ]
+    checks += semantic_phase.report(semantic)
     print()
     for text, ok in checks:
         print(f"goal: {text}: {verdict(ok)}")
-    print("not measured here: hybrid and semantic search, embedding rate (semantic search is not built yet)")
     return all(ok for _, ok in checks)
 
 
@@ -267,11 +284,20 @@ async def run(args: argparse.Namespace) -> int:
                 if n == args.rounds:
                     say("search latencies")
                     search = await search_latencies(
-                        work / f"round{n}" / "chunks", last_hub["index"], database_url, corpus, args.queries
+                        work / f"round{n}" / "chunks",
+                        last_hub["index"],
+                        database_url,
+                        corpus,
+                        args.queries,
+                        args.pg_queries,
+                    )
+                    say("hybrid search and embedding")
+                    semantic = await semantic_phase.measure(
+                        args.rounds, args.queries, args.embed_chunks, corpus, work, database_url
                     )
             if n < args.rounds:
                 shutil.rmtree(work / f"round{n}", ignore_errors=True)
-        ok = report([hub, direct, pg], search, args.rows)
+        ok = report([hub, direct, pg], search, args.rows, semantic, (args.queries, min(args.queries, args.pg_queries)))
     return 0 if ok else 1
 
 

@@ -34,21 +34,33 @@ class IssuedToken:
     role: str
 
 
-_KIND_WORDS = {"user": "user", "org": "organization"}
+_KIND_WORDS = {"user": "user", "org": "organization", "service": "service account"}
+SERVICE_ROLES = ("read", "write")
 
 
 async def _create_account(
-    conn: asyncpg.Connection, name: str, kind: str, *, fullname: str, email: str | None, admin: bool
+    conn: asyncpg.Connection,
+    name: str,
+    kind: str,
+    *,
+    fullname: str,
+    email: str | None,
+    admin: bool,
+    service_role: str | None = None,
 ) -> bool:
-    """Create the account; False if it exists with this kind. Users and orgs share one namespace."""
+    """Create the account; False if it exists with this kind. Users, orgs and service accounts share one namespace."""
     if problem := name_problem(name, _KIND_WORDS[kind]):
         raise IdentityError(problem)
-    if await store.insert_account(conn, name=name, kind=kind, fullname=fullname, email=email, is_admin=admin):
+    if await store.insert_account(
+        conn, name=name, kind=kind, fullname=fullname, email=email, is_admin=admin, service_role=service_role
+    ):
         return True
     existing = await store.account(conn, name)
     if existing is not None and existing["kind"] != kind:
+        raise IdentityError(f"{name!r} is already the name of a {_KIND_WORDS[existing['kind']]}")
+    if existing is not None and existing["service_role"] != service_role:
         raise IdentityError(
-            f"{name!r} is already the name of {'a user' if existing['kind'] == 'user' else 'an organization'}"
+            f"service account {name!r} exists with the {existing['service_role']} role, not {service_role}"
         )
     return False
 
@@ -63,6 +75,16 @@ async def create_user(
 async def create_org(conn: asyncpg.Connection, name: str, *, fullname: str = "") -> bool:
     """Create an organization; False if it already exists as one. A user of that name is an error."""
     return await _create_account(conn, name, "org", fullname=fullname, email=None, admin=False)
+
+
+async def create_service_account(conn: asyncpg.Connection, name: str, role: str) -> bool:
+    """Create a service account: an identity for one of hubstream's own services, holding `role` (read or
+    write) over every repo, private ones included. False if it already exists with that role."""
+    if role not in SERVICE_ROLES:
+        raise IdentityError(f"a service account's role must be read or write, not {role!r}")
+    return await _create_account(
+        conn, name, "service", fullname=f"hubstream service ({role})", email=None, admin=False, service_role=role
+    )
 
 
 async def add_member(conn: asyncpg.Connection, org: str, user: str, role: str = "admin") -> None:
@@ -86,10 +108,14 @@ async def issue_token(
     role: str = "write",
     token: str | None = None,
 ) -> IssuedToken:
-    """Create a token for `user` (or register the one given) and announce it to the other services."""
+    """Create a token for `user` (or register the one given) and announce it to the other services.
+
+    A service account's token carries the account's own role (it cannot hold more)."""
     user_row = await store.account(conn, user)
-    if user_row is None or user_row["kind"] != "user":
+    if user_row is None or user_row["kind"] not in ("user", "service"):
         raise IdentityError(f"no user named {user!r}")
+    if user_row["kind"] == "service":
+        role = user_row["service_role"]
     if role not in ("read", "write", "admin"):
         raise IdentityError(f"role must be read, write or admin, not {role!r}")
     if token is not None and len(token) < 16:
@@ -142,6 +168,6 @@ def catalog_token_resolver(pool: asyncpg.Pool) -> TokenResolver:
 
     async def resolve(token: str) -> Principal | None:
         row = await store.active_token(pool, token_sha256(token))
-        return Principal(row["user_name"], row["id"], row["role"]) if row else None
+        return Principal(row["user_name"], row["id"], row["role"], row["service_role"]) if row else None
 
     return resolve

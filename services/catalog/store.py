@@ -14,16 +14,24 @@ async def account(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> Record 
 
 
 async def insert_account(
-    conn: asyncpg.Connection, *, name: str, kind: str, fullname: str, email: str | None, is_admin: bool
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    kind: str,
+    fullname: str,
+    email: str | None,
+    is_admin: bool,
+    service_role: str | None = None,
 ) -> bool:
     inserted = await conn.fetchval(
-        """INSERT INTO accounts (name, kind, fullname, email, is_admin) VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO accounts (name, kind, fullname, email, is_admin, service_role) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (name) DO NOTHING RETURNING true""",
         name,
         kind,
         fullname,
         email,
         is_admin,
+        service_role,
     )
     return bool(inserted)
 
@@ -84,7 +92,8 @@ async def revoke_token(conn: asyncpg.Connection, token_id: str) -> Record | None
 
 async def active_token(conn: asyncpg.Connection | asyncpg.Pool, token_sha256: str) -> Record | None:
     return await conn.fetchrow(
-        """SELECT t.id, t.user_name, t.role, t.display_name, t.created_at FROM tokens t
+        """SELECT t.id, t.user_name, t.role, t.display_name, t.created_at, a.service_role
+           FROM tokens t JOIN accounts a ON a.name = t.user_name
            WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL""",
         token_sha256,
     )

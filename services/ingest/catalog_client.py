@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
+TokenSource = Callable[[], str | None]
 
 
 class CatalogUnavailable(RuntimeError):
@@ -12,17 +15,24 @@ class CatalogUnavailable(RuntimeError):
 
 
 class CatalogClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str | None = None) -> None:
+    """Calls the catalog as one identity: the requester's token (API checks) or ingest's service account
+    (the worker), given as a token or as a function read at each call (the saved service token may be
+    replaced while the worker runs)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str | TokenSource | None = None) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
-        # The worker's own identity on the catalog, so that it may read private datasets it is asked to index.
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._token: TokenSource = token if callable(token) else (lambda: token)
+
+    def _headers(self) -> dict[str, str]:
+        token = self._token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     async def _get_json(self, path: str) -> tuple[int, Any]:
         url = f"{self._base}{path}"
         try:
             async with self._session.get(
-                url, headers=self._headers, timeout=aiohttp.ClientTimeout(total=30)
+                url, headers=self._headers(), timeout=aiohttp.ClientTimeout(total=30)
             ) as response:
                 if response.status == 404:
                     return 404, None

@@ -33,6 +33,7 @@ from typing import Protocol
 import tantivy
 
 from services.ingest.chunking import Chunk
+from services.ingest.vector_store import ChunkKey, StoredVectors, VectorFiles
 
 WRITER_HEAP_BYTES = 128 * 1024 * 1024
 WRITER_THREADS = 2
@@ -63,9 +64,13 @@ class ChunkStore(Protocol):
     def writer(self, index: str) -> ChunkWriter: ...
     def search(self, indexes: list[str], query: str, limit: int) -> list[Hit]: ...
     def rows(self, index: str, split: str, first: int, last: int, limit: int) -> list[Hit]: ...
+    def chunks_at(self, index: str, keys: list[ChunkKey]) -> dict[ChunkKey, Hit]: ...
     def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]: ...
     def count(self, index: str) -> int: ...
     def drop(self, index: str) -> None: ...
+    # Vectors beside the chunks (semantic search, services/ingest/vector_store.py).
+    def vector_files(self, index: str) -> VectorFiles: ...
+    def vectors(self, index: str) -> StoredVectors | None: ...
 
 
 def chunk_schema() -> tantivy.Schema:
@@ -133,6 +138,7 @@ class TantivyStore:
         self.root = root
         self._schema = chunk_schema()
         self._open: dict[str, tantivy.Index] = {}
+        self._vectors: dict[str, StoredVectors] = {}
         self._lock = threading.Lock()  # searches run in threads; the cache of open indexes is shared
 
     def _path(self, index: str) -> Path:
@@ -194,6 +200,28 @@ class TantivyStore:
         hits = [_hit(index, searcher.doc(address), 0.0) for _, address in found]
         return sorted(hits, key=lambda h: (h.row_index, h.chunk_index))
 
+    def chunks_at(self, index: str, keys: list[ChunkKey]) -> dict[ChunkKey, Hit]:
+        """The chunks with these (split, row, chunk) keys, read with one searcher (hybrid's vector-only hits)."""
+        opened = self._index(index)
+        if opened is None or not keys:
+            return {}
+        opened.reload()
+        searcher = opened.searcher()
+        found: dict[ChunkKey, Hit] = {}
+        for split, row, chunk in keys:
+            query = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, tantivy.Query.term_query(self._schema, "split", split)),
+                    (tantivy.Occur.Must, tantivy.Query.term_query(self._schema, "row", row)),
+                ]
+            )
+            for _, address in searcher.search(query, 1000).hits:
+                hit = _hit(index, searcher.doc(address), 0.0)
+                if hit.chunk_index == chunk:
+                    found[(split, row, chunk)] = hit
+                    break
+        return found
+
     def scan(self, index: str, split: str | None = None, batch: int = 2000) -> Iterator[Hit]:
         """Every chunk of the index (of one split), in row order: what an exhaustive grep reads."""
         opened = self._index(index)
@@ -221,4 +249,19 @@ class TantivyStore:
     def drop(self, index: str) -> None:
         with self._lock:
             self._open.pop(index, None)
+            self._vectors.pop(index, None)
         shutil.rmtree(self._path(index), ignore_errors=True)
+
+    def vector_files(self, index: str) -> VectorFiles:
+        return VectorFiles(self._path(index))
+
+    def vectors(self, index: str) -> StoredVectors | None:
+        """The index's vectors, loaded once: ask only once they are complete (they do not change after)."""
+        with self._lock:
+            if (loaded := self._vectors.get(index)) is not None:
+                return loaded
+        loaded = self.vector_files(index).load()
+        if loaded is not None:
+            with self._lock:
+                self._vectors[index] = loaded
+        return loaded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from functools import partial
 from typing import Literal
 
 from aiohttp import web
@@ -13,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.ingest import explore, store
 from services.ingest.access import find_source
 from services.ingest.keys import CHUNKS
-from services.ingest.search import search_sources
+from services.ingest.search import SourceHit, has_vectors, search_sources
+from services.ingest.semantic import QUERY_EMBEDDER
 from services.runtime.auth import require_principal
 from services.runtime.errors import ApiError
 from services.runtime.http import json_response, parse_body, parse_query
@@ -203,7 +205,7 @@ async def search(request: web.Request) -> web.Response:
     for ref in body.data_sources:
         identifier = ref if isinstance(ref, str) else (ref.source_id or ref.identifier or "")
         sources.append(await find_source(pool, principal, identifier))
-    hits = await asyncio.to_thread(search_sources, request.app[CHUNKS], sources, text, body.top_k)
+    hits, mode = await _search(request, sources, text, body.top_k, body.alpha)
     catalog_url = request.app[CONFIG].infra.catalog_url
     lines = [f"[{h.path}] {h.hit.text}" for h in hits]
     return json_response(
@@ -211,8 +213,20 @@ async def search(request: web.Request) -> web.Response:
             "content": "\n\n".join(lines) if lines else f"No indexed rows match {text!r}.",
             "sources": [h.as_json(catalog_url) for h in hits] if body.include_sources else [],
             "source_paths": [h.path for h in hits],
-            "search_mode": "keyword",
+            "search_mode": mode,
         }
+    )
+
+
+async def _search(
+    request: web.Request, sources: list, text: str, limit: int, alpha: float
+) -> tuple[list[SourceHit], str]:
+    """Hybrid over the sources that have vectors when the model is installed here; keyword otherwise."""
+    vector = None
+    if any(has_vectors(s) for s in sources):
+        vector = await request.app[QUERY_EMBEDDER].query_vector(text)
+    return await asyncio.to_thread(
+        partial(search_sources, alpha=alpha, query_vector=vector), request.app[CHUNKS], sources, text, limit
     )
 
 
@@ -240,7 +254,7 @@ async def _universal(request: web.Request, body: UniversalSearchBody) -> web.Res
     sources = (
         await store.global_completed_sources(request.app[POOL], limit=50) if body.include_huggingface_datasets else []
     )
-    hits = await asyncio.to_thread(search_sources, request.app[CHUNKS], sources, body.query, body.top_k)
+    hits, mode = await _search(request, sources, body.query, body.top_k, body.alpha)
     catalog_url = request.app[CONFIG].infra.catalog_url
     return json_response(
         {
@@ -266,6 +280,6 @@ async def _universal(request: web.Request, body: UniversalSearchBody) -> web.Res
             "query_time_ms": round((time.monotonic() - started) * 1000),
             "errors": None,
             "answer": None,
-            "search_mode": "keyword",
+            "search_mode": mode,
         }
     )

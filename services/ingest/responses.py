@@ -51,6 +51,11 @@ class Source(BaseModel):
     progress: SourceProgress | None = Field(
         description="Beyond Nia's record: how far the live index run has come; null when none runs."
     )
+    vector_status: Literal["queued", "embedding", "completed", "failed"] | None = Field(
+        description="Beyond Nia's record: semantic search. null: keyword search only (the `semantic` extra is "
+        "not installed, or the current index is not queued for embedding); completed: hybrid search."
+    )
+    embedded_chunk_count: int = Field(description="Chunks of the current index embedded so far.")
 
 
 class Pagination(BaseModel):

@@ -7,6 +7,8 @@ from aiohttp import web
 from services.ingest import explore_views, responses, views
 from services.ingest.chunk_store import TantivyStore
 from services.ingest.keys import CHUNKS
+from services.ingest.requester_access import setup_requester_access
+from services.ingest.semantic import setup_semantic
 from services.ingest.settings import IngestSettings
 from services.runtime.keys import API, CONFIG
 
@@ -16,12 +18,15 @@ NOT_FOUND = {404: "No data source with that id or name that you may see (SourceN
 def setup_routes(app: web.Application) -> None:
     # The chunk store is files on disk (no connection to open): the API reads what the workers write.
     app[CHUNKS] = TantivyStore(IngestSettings.from_infra(app[CONFIG].infra).chunk_dir)
+    setup_requester_access(app)
+    setup_semantic(app)
     api = app[API]  # every route needs a token (Authorization: Bearer)
     api.post(
         "/v2/huggingface-datasets",
         views.index_dataset,
         body=views.IndexDatasetBody,
         ok=responses.Source,
+        errors={403: "A private dataset asked for as a global source (Forbidden)."},
         summary="Index a Hub dataset (or return the global source already asked for)",
     )
     api.get(

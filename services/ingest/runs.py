@@ -40,6 +40,7 @@ from services.ingest.errors import FailureCode
 from services.ingest.shards import ShardError, ShardReader, Unit, plan_units
 from services.runtime.consumer import INFRASTRUCTURE_ERRORS
 from services.runtime.outbox import Outbox
+from services.runtime.service_accounts import INGEST
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,15 @@ class RunExecutor:
     async def _plan(self, run: asyncpg.Record, source: asyncpg.Record) -> asyncpg.Record:
         dataset, config = source["dataset"], source["config"]
         status, info = await self.deps.catalog.dataset_info(dataset)
-        if status == 404:
+        if status in (401, 403):
+            raise RunFailed(
+                "CatalogError",
+                f"the catalog refused ingest's service token ({status}: {info}): it was revoked or is unknown; "
+                f"`hubstream up` issues a new one (see `hubstream tokens list {INGEST.name}`)",
+            )
+        if status == 404 or (isinstance(info, dict) and info.get("private") is True and not _may_read_private(source)):
+            # The service account reads every repo: a private dataset is indexed only for a source whose
+            # requester the API saw read it. Said exactly as a missing one, so nothing about it leaks.
             raise RunFailed("DatasetNotFound", f"dataset {dataset} was not found on the catalog (or is private)")
         if status >= 400:
             raise RunFailed("CatalogError", f"the catalog answered {status} for dataset {dataset}: {info}")
@@ -300,6 +309,11 @@ class RunExecutor:
         log.warning("indexing %s paused: %s; trying again in %.0f s", label, exc, delay)
         async with self.deps.pool.acquire() as conn:
             await store.release_run(conn, run["id"], delay, self.owner)
+
+
+def _may_read_private(source: asyncpg.Record) -> bool:
+    """A private dataset's rows go only into a source its requester alone sees, and was shown to read."""
+    return source["reader_checked"] and not source["is_global"]
 
 
 def _choose_config(listing: dict, config: str | None, dataset: str) -> str:

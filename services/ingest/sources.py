@@ -47,12 +47,14 @@ async def request_index(
     config: str | None,
     is_global: bool,
     requested_by: str | None,
+    reader_checked: bool = False,
 ) -> asyncpg.Record:
     """Record (or reuse) the source and ask for an index run; the run happens in an ingest worker.
 
     A global source is shared: asking again while it is pending, processing or
     completed returns it as it is ("indexing started or completed"); a failed
-    one is asked again.
+    one is asked again. `reader_checked`: the requester was shown to read the
+    (private) dataset, so the worker may read it for this source.
     """
     if is_global and (existing := await store.global_source(conn, dataset, config)) is not None:
         existing = await store.lock_source(conn, existing["id"])
@@ -68,10 +70,17 @@ async def request_index(
             config=config,
             is_global=is_global,
             requested_by=requested_by,
+            reader_checked=reader_checked,
         )
         if row is None:  # a concurrent request created the global source first
             return await request_index(
-                conn, outbox, dataset=dataset, config=config, is_global=is_global, requested_by=requested_by
+                conn,
+                outbox,
+                dataset=dataset,
+                config=config,
+                is_global=is_global,
+                requested_by=requested_by,
+                reader_checked=reader_checked,
             )
     await outbox.add(
         conn, IndexRequested(source_id=row["id"], dataset=dataset, config=config, requested_by=requested_by)
@@ -123,8 +132,10 @@ def source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]:
         "display_name": dataset,
         "error": row["error"],
         "error_code": row["error_code"],
-        # Beyond Nia's record (which its clients ignore): how far the live run has come.
+        # Beyond Nia's record (which its clients ignore): how far the live run has come, and semantic search.
         "progress": _progress(row),
+        "vector_status": row["vector_status"] if row["vector_index"] == row["index_name"] else None,
+        "embedded_chunk_count": row["embedded_chunk_count"] if row["vector_index"] == row["index_name"] else 0,
     }
 
 
@@ -174,6 +185,8 @@ def unified_source_json(row: asyncpg.Record, catalog_url: str) -> dict[str, Any]
                 "description",
                 "error",
                 "error_code",
+                "vector_status",
+                "embedded_chunk_count",
             )
         },
     }

@@ -35,17 +35,19 @@ async def insert_source(
     config: str | None,
     is_global: bool,
     requested_by: str | None,
+    reader_checked: bool = False,
 ) -> Record | None:
     """Insert a pending source; None if a global source for that dataset and config exists already."""
     return await conn.fetchrow(
-        """INSERT INTO sources (id, dataset, config, status, is_global, requested_by)
-           VALUES ($1, $2, $3, 'pending', $4, $5)
+        """INSERT INTO sources (id, dataset, config, status, is_global, requested_by, reader_checked)
+           VALUES ($1, $2, $3, 'pending', $4, $5, $6)
            ON CONFLICT DO NOTHING RETURNING *""",
         source_id,
         dataset,
         config,
         is_global,
         requested_by,
+        reader_checked,
     )
 
 
@@ -331,3 +333,67 @@ async def delete_source(conn: asyncpg.Connection, source_id: uuid.UUID) -> list[
     )
     await conn.execute("DELETE FROM sources WHERE id = $1", source_id)
     return [r["index_name"] for r in indexes]
+
+
+# --- embedding (semantic search, services/ingest/embedder.py) -------------------------------------------
+
+
+async def queue_embedding(conn: asyncpg.Connection, source_id: uuid.UUID, index_name: str) -> bool:
+    """Queue the source's completed index for embedding (its earlier vectors belonged to an older index)."""
+    done = await conn.fetchval(
+        """UPDATE sources SET vector_status = 'queued', vector_index = $2, embedded_chunk_count = 0,
+                  vector_error = NULL, vector_lease_owner = NULL, vector_lease_until = NULL
+           WHERE id = $1 AND index_name = $2 AND vector_index IS DISTINCT FROM $2 RETURNING true""",
+        source_id,
+        index_name,
+    )
+    return bool(done)
+
+
+async def claim_embedding(conn: asyncpg.Connection, owner: str, lease_seconds: float) -> Record | None:
+    """Take a source whose index waits for embedding (queued, or embedding with an expired lease)."""
+    return await conn.fetchrow(
+        """UPDATE sources SET vector_status = 'embedding', vector_lease_owner = $1,
+                  vector_lease_until = now() + make_interval(secs => $2)
+           WHERE id = (
+               SELECT id FROM sources
+               WHERE vector_status = 'queued' OR (vector_status = 'embedding' AND vector_lease_until < now())
+               ORDER BY updated_at FOR UPDATE SKIP LOCKED LIMIT 1)
+           RETURNING *""",
+        owner,
+        lease_seconds,
+    )
+
+
+async def embedding_checkpoint(
+    conn: asyncpg.Connection, source_id: uuid.UUID, owner: str, index_name: str, embedded: int, lease_seconds: float
+) -> bool:
+    """Record the chunks embedded so far and renew the lease; False if the work is no longer ours."""
+    done = await conn.fetchval(
+        """UPDATE sources SET embedded_chunk_count = $4, vector_lease_until = now() + make_interval(secs => $5)
+           WHERE id = $1 AND vector_lease_owner = $2 AND vector_index = $3 AND vector_status = 'embedding'
+           RETURNING true""",
+        source_id,
+        owner,
+        index_name,
+        embedded,
+        lease_seconds,
+    )
+    return bool(done)
+
+
+async def finish_embedding(
+    conn: asyncpg.Connection, source_id: uuid.UUID, owner: str, index_name: str, status: str, error: str | None
+) -> bool:
+    done = await conn.fetchval(
+        """UPDATE sources SET vector_status = $4, vector_error = $5, vector_lease_owner = NULL,
+                  vector_lease_until = NULL
+           WHERE id = $1 AND vector_lease_owner = $2 AND vector_index = $3 AND vector_status = 'embedding'
+           RETURNING true""",
+        source_id,
+        owner,
+        index_name,
+        status,
+        error,
+    )
+    return bool(done)

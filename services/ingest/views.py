@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.ingest import store
 from services.ingest.access import find_source, require_may_change, sees_all
 from services.ingest.keys import CHUNKS
+from services.ingest.requester_access import requester_reads_private
 from services.ingest.sources import cancel_index, dataset_from_url, request_index, source_json, unified_source_json
 from services.runtime.auth import require_principal
 from services.runtime.errors import ApiError
@@ -30,6 +31,7 @@ async def index_dataset(request: web.Request) -> web.Response:
     principal = require_principal(request)
     body = await parse_body(request, IndexDatasetBody)
     dataset = dataset_from_url(body.url)
+    reader_checked = await requester_reads_private(request, dataset, is_global=body.add_as_global_source)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await request_index(
             conn,
@@ -38,6 +40,7 @@ async def index_dataset(request: web.Request) -> web.Response:
             config=body.config,
             is_global=body.add_as_global_source,
             requested_by=principal.user,
+            reader_checked=reader_checked,
         )
     return json_response(source_json(row, request.app[CONFIG].infra.catalog_url))
 

@@ -8,6 +8,7 @@ keeps the consumer from polling and never holds a partition.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -18,12 +19,14 @@ from functools import partial
 import aiohttp
 import asyncpg
 
-from contracts.ingest import IndexRequested, IndexStarted
+from contracts.ingest import IndexCompleted, IndexRequested, IndexStarted
 from services.ingest import store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
+from services.ingest.embedder import EMBEDDER_GROUP, EmbedExecutor, QueueDeps, handle_index_completed
 from services.ingest.runs import RunDeps, RunExecutor
-from services.ingest.settings import IngestSettings
+from services.ingest.semantic import load_embedder, semantic_installed
+from services.ingest.settings import IngestSettings, service_token_source
 from services.ingest.shards import http_filesystem
 from services.runtime.consumer import Received
 from services.runtime.deps import Background, Deps
@@ -70,18 +73,28 @@ async def handle_index_requested(
 async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
     """The worker process's consumer and run executor, with the HTTP session they share."""
     settings = IngestSettings.from_infra(deps.config.infra)
+    token = service_token_source(settings, deps.config.infra.home)
     async with aiohttp.ClientSession() as session:
         consumer = deps.consumer(WORKER_GROUP)
         consumer.on(IndexRequested, partial(handle_index_requested, deps=RequestDeps(deps.outbox)))
+        chunks = TantivyStore(settings.chunk_dir)
+        semantic = settings.semantic and semantic_installed()
+        embed_queue = deps.consumer(EMBEDDER_GROUP)
+        embed_queue.on(IndexCompleted, partial(handle_index_completed, deps=QueueDeps(enabled=semantic)))
         executor = RunExecutor(
             RunDeps(
                 pool=deps.pool,
                 outbox=deps.outbox,
-                catalog=CatalogClient(session, deps.config.infra.catalog_url, settings.catalog_token),
-                chunks=TantivyStore(settings.chunk_dir),
-                filesystem=partial(http_filesystem, settings.catalog_token),
+                catalog=CatalogClient(session, deps.config.infra.catalog_url, token),
+                chunks=chunks,
+                filesystem=lambda: http_filesystem(token()),
                 sampling=settings.sampling,
                 lease_seconds=settings.run_lease_seconds,
             )
         )
-        yield [consumer, executor]
+        background: list[Background] = [consumer, executor, embed_queue]
+        if semantic:
+            embedder = await asyncio.to_thread(load_embedder)
+            background.append(EmbedExecutor(deps.pool, chunks, embedder))
+            log.info("semantic search on: this worker embeds completed indexes (all-MiniLM-L6-v2)")
+        yield background

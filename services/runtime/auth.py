@@ -33,6 +33,8 @@ class Principal:
     user: str
     token_id: str
     role: str  # read | write | admin
+    # A service account's role over every repo (read | write); None for people. Only the catalog sets it.
+    service_role: str | None = None
 
 
 TokenResolver = Callable[[str], Awaitable[Principal | None]]

@@ -164,6 +164,7 @@ def test_operations(document: dict[str, Any]) -> None:
         ("versioning", "hubstream.catalog.repos"),
         ("catalog-worker", "hubstream.catalog.repos"),
         ("ingest-worker", "hubstream.ingest.requests"),
+        ("ingest-worker", "hubstream.ingest.status"),  # the embedder queues completed indexes
         ("versioning-worker", "hubstream.versioning.deltas"),
         ("catalog-worker", "hubstream.catalog.mirror"),
     }

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from services.catalog import identity
-from services.operator import catalog_connection, ensure_admin
+from services.operator import catalog_connection, ensure_admin, ensure_service_accounts
 from services.registry import SERVICE_NAMES, definition
 from services.runtime.http import AccessLogger
 from services.runtime.outbox import OutboxRelay
@@ -63,6 +63,8 @@ async def stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[St
 async def running_stack(make_config: Callable[[str], ServiceConfig]) -> AsyncIterator[Stack]:
     """The three services (APIs, relays, ingest worker) up, with the admin token known to all three."""
     configs = {name: make_config(name) for name in SERVICE_NAMES}
+    # As `hubstream up` does before the workers start: ingest's service account and its saved token.
+    await ensure_service_accounts(configs["ingest"].infra)
     async with AsyncExitStack() as resources:
         for name in SERVICE_NAMES:
             service = definition(name)
