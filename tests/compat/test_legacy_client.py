@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ LEGACY_PYTHON = os.environ.get("HUBSTREAM_LEGACY_HF_PYTHON") or (str(_MADE_BY_MA
 SCRIPT = r"""
 import json, os, sys, tempfile
 from pathlib import Path
+from typing import Any
 import huggingface_hub as hh
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download, CommitOperationAdd, CommitOperationDelete
 
@@ -60,10 +62,8 @@ print(json.dumps(got))
 """
 
 
-@pytest.mark.skipif(
-    LEGACY_PYTHON is None, reason="set HUBSTREAM_LEGACY_HF_PYTHON to a Python with huggingface_hub 0.2x"
-)
-async def test_the_0_2x_client_uploads_lists_and_downloads(catalog: Catalog, tmp_path: os.PathLike[str]) -> None:
+async def run_legacy_script(catalog: Catalog, script: str, tmp_path: os.PathLike[str]) -> dict[str, Any]:
+    """Run `script` with the 0.2x Python as the catalog's admin; the JSON object its last line prints."""
     assert LEGACY_PYTHON is not None
     env = {
         **os.environ,
@@ -73,11 +73,18 @@ async def test_the_0_2x_client_uploads_lists_and_downloads(catalog: Catalog, tmp
         "HF_HUB_DISABLE_TELEMETRY": "1",
     }
     process = await asyncio.create_subprocess_exec(
-        LEGACY_PYTHON, "-c", SCRIPT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        LEGACY_PYTHON, "-c", script, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=180)
     assert process.returncode == 0, err.decode(errors="replace")[-4000:]
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(
+    LEGACY_PYTHON is None, reason="set HUBSTREAM_LEGACY_HF_PYTHON to a Python with huggingface_hub 0.2x"
+)
+async def test_the_0_2x_client_uploads_lists_and_downloads(catalog: Catalog, tmp_path: os.PathLike[str]) -> None:
+    got = await run_legacy_script(catalog, SCRIPT, tmp_path)
     assert got["version"].startswith("0.")
     assert got["files"] == [".gitattributes", "a.txt", "one.txt", "sub/w.bin"]
     assert got["dev_files"] == [".gitattributes", "a.txt", "sub/w.bin"]

@@ -3,14 +3,12 @@ them more strictly), from the Python `make legacy-client` makes (see test_legacy
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 
 import pytest
 
 from tests.compat.conftest import Catalog
-from tests.compat.test_legacy_client import LEGACY_PYTHON
+from tests.compat.test_legacy_client import LEGACY_PYTHON, run_legacy_script
 
 SCRIPT = r"""
 import json
@@ -53,20 +51,7 @@ print(json.dumps(got))
 async def test_the_0_2x_client_duplicates_spaces_and_reads_collections(
     catalog: Catalog, tmp_path: os.PathLike[str]
 ) -> None:
-    assert LEGACY_PYTHON is not None
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": catalog.url,
-        "HF_TOKEN": catalog.admin_token,
-        "HF_HOME": f"{tmp_path}/hf",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    process = await asyncio.create_subprocess_exec(
-        LEGACY_PYTHON, "-c", SCRIPT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=180)
-    assert process.returncode == 0, err.decode(errors="replace")[-4000:]
-    got = json.loads(out.decode().strip().splitlines()[-1])
+    got = await run_legacy_script(catalog, SCRIPT, tmp_path)
     assert got["version"].startswith("0.")
     assert got["url"] == f"{catalog.url}/spaces/admin/app-copy"
     assert got["files"] == [".gitattributes", "app.py"]
