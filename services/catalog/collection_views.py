@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -53,7 +53,9 @@ class Deleted(BaseModel):
 
 
 class ListCollectionsParams(BaseModel):
-    owner: list[str] | None = Field(default=None, description="Only these owners' collections (repeatable).")
+    owner: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None, description="Only these owners' collections (repeatable)."
+    )
     item: str | None = Field(default=None, description="Only collections holding it: `models/ns/x`, `papers/ID`...")
     sort: Literal["lastModified", "trending", "upvotes"] | None = None
     limit: int | None = Field(default=None, ge=1, le=DEFAULT_PAGE, description="Page size.")

@@ -198,3 +198,5 @@ async def test_paging_collections_by_link(catalog: Catalog) -> None:
     assert len(seen) == 5 == len(set(seen))
     status, headers, body = await catalog.call("GET", "/api/collections?cursor=x", token=alice)
     assert (status, headers["X-Error-Code"]) == (400, "InvalidParameter")
+    status, headers, body = await catalog.call("GET", "/api/collections?owner=", token=alice)
+    assert (status, headers["X-Error-Code"]) == (400, "ValidationError")
