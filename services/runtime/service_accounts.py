@@ -1,14 +1,16 @@
 """Service accounts: the catalog identities of hubstream's own services, and where their tokens are kept.
 
 A service account is a catalog account with one role over every repo: `read` (ingest reads every
-dataset it is asked to index, private ones included) or `write` (kept for versioning). Its tokens are
-ordinary tokens: `hubstream tokens list hubstream-ingest` shows them and `hubstream tokens revoke ID`
-revokes one everywhere. `hubstream up` makes sure each account below exists and has an active token,
-saved owner-only under `HUBSTREAM_HOME/service-tokens/<account>`; a revoked one is replaced at the next
-`up`. The service reads the file when it calls the catalog, so a new token needs no restart.
+dataset it is asked to index, private ones included) or `write` (versioning publishes versions to
+dataset repos). Its tokens are ordinary tokens: `hubstream tokens list hubstream-ingest` shows them
+and `hubstream tokens revoke ID` revokes one everywhere. `hubstream up` makes sure each account below
+exists and has an active token, saved owner-only under `HUBSTREAM_HOME/service-tokens/<account>`; a
+revoked one is replaced at the next `up`. The service reads the file when it calls the catalog, so a
+new token needs no restart.
 
 A service that acts with such an account must first check that the person it acts for may see the
-repo (ingest does so with the requester's own token when the request arrives).
+repo (ingest does so with the requester's own token when the request arrives; versioning asks the
+catalog, with the caller's own token, whether the caller may read, or write, the repo).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ class ServiceAccount:
 
 
 INGEST = ServiceAccount("hubstream-ingest", "read")
-# Only ingest acts with one so far; versioning would add ServiceAccount("hubstream-versioning", "write").
-SERVICE_ACCOUNTS: tuple[ServiceAccount, ...] = (INGEST,)
+# Versioning publishes versions to, and imports files from, catalog dataset repos (services/versioning/catalog_*.py).
+VERSIONING = ServiceAccount("hubstream-versioning", "write")
+SERVICE_ACCOUNTS: tuple[ServiceAccount, ...] = (INGEST, VERSIONING)
 
 
 def token_file(home: Path, account: ServiceAccount) -> Path:

@@ -9,6 +9,7 @@ answer at all (down, timed out, no token configured) is a 502 CatalogUnavailable
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -23,18 +24,53 @@ from services.versioning.errors import VersioningError
 class CatalogClient:
     session: aiohttp.ClientSession
     url: str
-    token: str | None
+    # Versioning's own token, read at each call: the one set in HUBSTREAM_VERSIONING_CATALOG_TOKEN, else the
+    # service account's that `hubstream up` saves (so a replaced token is used without a restart).
+    token: Callable[[], str | None]
     max_download: int
 
     def _headers(self) -> dict[str, str]:
-        if not self.token:
+        token = self.token()
+        if not token:
             raise VersioningError(
                 502,
                 "CatalogUnavailable",
-                "versioning has no catalog token: set HUBSTREAM_VERSIONING_CATALOG_TOKEN to a token that may write "
-                "the target repo",
+                "versioning has no catalog token: start the stack with `hubstream up` (it saves the "
+                "hubstream-versioning service account's token), or set HUBSTREAM_VERSIONING_CATALOG_TOKEN",
             )
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"Bearer {token}"}
+
+    async def check_caller(self, caller_token: str, repo_id: str, *, write: bool) -> None:
+        """Raise unless the caller (by their own token) may read, or with `write` also write, the dataset repo.
+
+        Versioning acts on the repo with its service account, which may write every repo; what the caller may
+        do is the catalog's to say, by its own rules (owners, organizations, resource groups). Reading is a
+        `dataset_info`; writing is the `preupload` every client sends before a commit, with no files: it needs
+        the same write access as a commit and changes nothing.
+        """
+        headers = {"Authorization": f"Bearer {caller_token}"}
+        if write:
+            method, url, kw = "POST", f"{self._repo(repo_id)}/preupload/main", {"json": {"files": []}}
+        else:
+            method, url, kw = "GET", self._repo(repo_id), {}
+        what = f"checking that you may {'write' if write else 'read'} {repo_id}"
+        try:
+            async with self.session.request(method, url, headers=headers, **kw) as response:
+                status = response.status
+                body = await response.content.read(64 * 1024)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise VersioningError(
+                502, "CatalogUnavailable", f"{what}: the catalog at {self.url} did not answer ({exc!r})"
+            ) from exc
+        if status == 200:
+            return
+        if status in (401, 403):
+            raise VersioningError(
+                403, "Forbidden", f"you may not {'write' if write else 'read'} catalog repo {repo_id}"
+            )
+        if status == 404:
+            raise VersioningError(404, "CatalogNotFound", f"no catalog dataset repo {repo_id} that you may see")
+        raise self._refused(status, body, what)
 
     def _repo(self, repo_id: str) -> str:
         return f"{self.url.rstrip('/')}/api/datasets/{repo_id}"

@@ -1,20 +1,25 @@
 """Routes that move versions to and from catalog dataset repos (services/versioning/catalog_sync.py).
 
 `POST /v5/datasets/{id}/publish` and `POST /v5/datasets/import`: the catalog is called over its own
-Hub API with the versioning service's catalog token (HUBSTREAM_VERSIONING_CATALOG_TOKEN).
+Hub API with the versioning service account's token (services/runtime/service_accounts.py; or
+HUBSTREAM_VERSIONING_CATALOG_TOKEN), after the catalog has said, asked with the caller's own token, that
+the caller may write (publish) or read (import) the repo.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Literal
 
 import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.runtime.auth import api_key_token
 from services.runtime.http import json_response, parse_body
 from services.runtime.keys import API, CONFIG, OUTBOX, POOL
+from services.runtime.service_accounts import VERSIONING, read_token
 from services.versioning import catalog_sync, responses, store
 from services.versioning.catalog_client import CatalogClient
 from services.versioning.errors import VersioningError
@@ -68,12 +73,22 @@ class ImportRequest(BaseModel):
 
 async def catalog_client_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = CatalogSettings()
-    token = settings.catalog_token.get_secret_value() if settings.catalog_token else None
+    home = app[CONFIG].infra.home
+    given = settings.catalog_token.get_secret_value() if settings.catalog_token else None
+    token: Callable[[], str | None] = (lambda: given) if given else partial(read_token, home, VERSIONING)
     timeout = aiohttp.ClientTimeout(total=settings.catalog_timeout_seconds)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         url = settings.catalog_url or app[CONFIG].infra.catalog_url
         app[CATALOG] = CatalogClient(session, url, token, settings.max_import_bytes)
         yield
+
+
+def caller_token(request: web.Request) -> str:
+    """The caller's own token (authentication already required it): the catalog judges what it may do."""
+    token = api_key_token(request)
+    if token is None:  # not reached: `writer` answers 401 first
+        raise VersioningError(401, "Unauthorized", "a token is required")
+    return token
 
 
 async def publish(request: web.Request) -> web.Response:
@@ -88,6 +103,7 @@ async def publish(request: web.Request) -> web.Response:
         if version is None:
             raise VersioningError(404, "VersionNotFound", f"dataset {ds['id']} has no version to publish")
         tag = body.tag or version["version_name"] or version["id"]
+        await request.app[CATALOG].check_caller(caller_token(request), body.repo_id, write=True)
         done = await catalog_sync.publish(pool, request.app[CATALOG], ds, version, body.repo_id, tag)
     answer = PublishResponse(
         dataset_id=ds["id"],
@@ -107,6 +123,7 @@ async def import_file(request: web.Request) -> web.Response:
     with domain_errors():
         if body.id is None:
             check_path(body.path or "", ["body", "path"])
+        await request.app[CATALOG].check_caller(caller_token(request), body.repo_id, write=False)
         raw = await request.app[CATALOG].download(body.repo_id, body.revision, body.file)
         sha256 = catalog_sync.file_sha256(raw)
         points = catalog_sync.parse_file(body.file, raw)
