@@ -18,7 +18,7 @@ BENCHMARKS = {
     "faults": "steady writes while the broker, PostgreSQL, relays and workers are killed",
     "catalog": "listing and repo_info latency over HTTP vs the same SQL, with 1M repos",
     "versioning": "version-after-delta, bulk upsert vs COPY, old-version page reads",
-    "mirror": "full and 1 %-changed incremental sync of 100K repos from a local upstream; 1 GB file first/cached",
+    "mirror": "full and incremental (1 percent changed) sync of 100K repos from a local upstream; a 1 GB file",
 }
 
 
