@@ -25,7 +25,7 @@ from services.runtime.settings import ServiceConfig
 from services.versioning.catalog_client import CatalogClient
 from services.versioning.errors import VersioningError
 from tests.compat.conftest import CLIENT_WARNINGS
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.e2e.conftest import Stack, register_catalog_token, running_stack
 
 pytestmark = CLIENT_WARNINGS
@@ -55,12 +55,18 @@ async def stack_with_publisher(
     monkeypatch.setenv("HUBSTREAM_VERSIONING_CATALOG_TOKEN", token)
     async with running_stack(make_config) as stack:
         await register_catalog_token(stack, "publisher", token)
+
+        async def versioning_knows_the_token() -> bool:  # it reaches versioning's token copy through an event
+            return (await v5(stack, "GET", "/datasets", caller=token))[0] == 200
+
+        await wait_until(versioning_knows_the_token, timeout=30)
         yield stack, token
 
 
-async def v5(stack: Stack, method: str, path: str, **kw: Any) -> tuple[int, Any, str | None]:
+async def v5(stack: Stack, method: str, path: str, caller: str | None = None, **kw: Any) -> tuple[int, Any, str | None]:
+    """A call to versioning's /v5 as `caller` (a token; the admin's by default)."""
     status, headers, body = await stack.call(
-        method, "versioning", "/v5" + path, token=stack.admin_token, header="X-API-KEY", **kw
+        method, "versioning", "/v5" + path, token=caller or stack.admin_token, header="X-API-KEY", **kw
     )
     return status, body, headers.get("X-Error-Code")
 
@@ -108,12 +114,18 @@ async def test_publish_and_import_round_trip_idempotently(
     assert status == 200, v2
     publish = f"/datasets/{v1['id']}/publish"
 
-    first = await v5(stack, "POST", publish, json={"repo_id": "publisher/evalset", "version_id": v1["version_id"]})
+    first = await v5(
+        stack, "POST", publish, caller=token, json={"repo_id": "publisher/evalset", "version_id": v1["version_id"]}
+    )
     assert first[0] == 200, first
     assert (first[1]["tag"], first[1]["created"], first[1]["datapoints_count"]) == ("v1", True, 3)
-    again = await v5(stack, "POST", publish, json={"repo_id": "publisher/evalset", "version_id": v1["version_id"]})
+    again = await v5(
+        stack, "POST", publish, caller=token, json={"repo_id": "publisher/evalset", "version_id": v1["version_id"]}
+    )
     assert (again[0], again[1]["created"], again[1]["commit_sha"]) == (200, False, first[1]["commit_sha"])
-    second = await v5(stack, "POST", publish, json={"repo_id": "publisher/evalset", "version_id": v2["version_id"]})
+    second = await v5(
+        stack, "POST", publish, caller=token, json={"repo_id": "publisher/evalset", "version_id": v2["version_id"]}
+    )
     assert (second[0], second[1]["tag"]) == (200, "v2")
     assert second[1]["commit_sha"] != first[1]["commit_sha"]
     commits = await asyncio.to_thread(hub.list_repo_commits, "publisher/evalset", repo_type="dataset")
@@ -126,10 +138,14 @@ async def test_publish_and_import_round_trip_idempotently(
 
     # The reverse: the published parquet of v1 (at its tag), and a JSONL file, imported as versions.
     imported = {"repo_id": "publisher/evalset", "file": "data/train.parquet", "revision": "v1", "path": "qa/copy"}
-    status, copy, _ = await v5(stack, "POST", "/datasets/import", json={**imported, "commit_message": "from hub"})
+    status, copy, _ = await v5(
+        stack, "POST", "/datasets/import", caller=token, json={**imported, "commit_message": "from hub"}
+    )
     assert status == 200, copy
     assert (copy["datapoints_count"], copy["attributes"]["imported_from"]["revision"]) == (3, "v1")
-    status, retry, _ = await v5(stack, "POST", "/datasets/import", json={**imported, "commit_message": "from hub"})
+    status, retry, _ = await v5(
+        stack, "POST", "/datasets/import", caller=token, json={**imported, "commit_message": "from hub"}
+    )
     assert (status, retry["version_id"]) == (200, copy["version_id"]), retry
     status, points, _ = await v5(stack, "GET", f"/datasets/{copy['id']}/datapoints", params={"size": "10"})
     assert sorted(key({k: v for k, v in p.items() if k != "id"}) for p in points["records"]) == sorted(map(key, QA))
@@ -143,17 +159,18 @@ async def test_publish_and_import_round_trip_idempotently(
         repo_type="dataset",
     )
     jsonl = {"repo_id": "publisher/evalset", "file": "more/extra.jsonl", "id": v1["id"], "action": "add"}
-    status, v3, _ = await v5(stack, "POST", "/datasets/import", json=jsonl)
+    status, v3, _ = await v5(stack, "POST", "/datasets/import", caller=token, json=jsonl)
     assert (status, v3["datapoints_count"], v3["report"]["added"]) == (200, 5, 1), v3
-    status, v3_again, _ = await v5(stack, "POST", "/datasets/import", json=jsonl)
+    status, v3_again, _ = await v5(stack, "POST", "/datasets/import", caller=token, json=jsonl)
     assert (status, v3_again["version_id"]) == (200, v3["version_id"])
     status, listed, _ = await v5(stack, "GET", f"/datasets/{v1['id']}/versions")
     assert [v["version_id"] for v in listed["records"]] == [v3["version_id"], v2["version_id"], v1["version_id"]]
 
-    # The CLI calls the same route: publishing v2 again changes nothing and says so.
+    # The CLI calls the same route (as the repo's owner: the catalog's rules decide): publishing v2 again
+    # changes nothing and says so.
     env = {
         **os.environ,
-        "HUBSTREAM_ADMIN_TOKEN": stack.admin_token,
+        "HUBSTREAM_ADMIN_TOKEN": token,
         "HUBSTREAM_VERSIONING_URL": stack.url("versioning", ""),
         "HUBSTREAM_HOME": f"{tmp_path}/cli-home",
     }
@@ -219,14 +236,63 @@ async def test_publish_and_import_errors_change_nothing(stack_with_publisher: tu
     assert refs.tags == []
 
 
+async def test_a_caller_acts_on_catalog_repos_only_as_the_catalog_lets_them(
+    stack_with_publisher: tuple[Stack, str],
+) -> None:
+    # Versioning's own catalog token may write `publisher/...`; a versioning writer who may not must not get
+    # to write there through it, nor read a private repo through it.
+    stack, token = stack_with_publisher
+    hub = HfApi(endpoint=stack.url("catalog", ""), token=token)
+    await asyncio.to_thread(hub.create_repo, "guarded", repo_type="dataset", private=True)
+    await asyncio.to_thread(
+        hub.create_commit,
+        "publisher/guarded",
+        [CommitOperationAdd("rows.jsonl", b'{"inputs": {"q": 1}}\n')],
+        commit_message="rows",
+        repo_type="dataset",
+    )
+    outsider = "hf_" + secrets.token_hex(16)
+    await register_catalog_token(stack, "outsider", outsider)
+
+    async def as_outsider(path: str, body: dict[str, Any]) -> tuple[int, Any, str | None]:
+        status, headers, answer = await stack.call(
+            "POST", "versioning", "/v5" + path, token=outsider, header="X-API-KEY", json=body
+        )
+        return status, answer, headers.get("X-Error-Code")
+
+    async def versioning_knows_the_token() -> bool:  # the token reaches versioning's copy through an event
+        return (await as_outsider("/datasets", {"path": "outsider/own", "datapoints": QA[:1]}))[0] == 200
+
+    await wait_until(versioning_knows_the_token, timeout=30)
+    status, ds, _ = await v5(stack, "POST", "/datasets", json={"path": "shared/eval", "datapoints": QA[:1]})
+    assert status == 200, ds
+    head = await asyncio.to_thread(hub.list_repo_commits, "publisher/guarded", repo_type="dataset")
+
+    status, answer, code = await as_outsider(f"/datasets/{ds['id']}/publish", {"repo_id": "publisher/guarded"})
+    assert (status, code) == (404, "CatalogNotFound"), answer  # private: the outsider may not even see it
+    await asyncio.to_thread(hub.update_repo_settings, "publisher/guarded", private=False, repo_type="dataset")
+    status, answer, code = await as_outsider(f"/datasets/{ds['id']}/publish", {"repo_id": "publisher/guarded"})
+    assert (status, code) == (403, "Forbidden"), answer  # public now: readable, still not the outsider's to write
+    after = await asyncio.to_thread(hub.list_repo_commits, "publisher/guarded", repo_type="dataset")
+    assert [c.commit_id for c in after] == [c.commit_id for c in head]
+    assert (await asyncio.to_thread(hub.list_repo_refs, "publisher/guarded", repo_type="dataset")).tags == []
+
+    await asyncio.to_thread(hub.update_repo_settings, "publisher/guarded", private=True, repo_type="dataset")
+    imported = {"repo_id": "publisher/guarded", "file": "rows.jsonl", "path": "outsider/copy"}
+    status, answer, code = await as_outsider("/datasets/import", imported)
+    assert (status, code) == (404, "CatalogNotFound"), answer
+    status, listed, _ = await v5(stack, "GET", "/datasets")
+    assert "outsider/copy" not in [d["path"] for d in listed["records"]]
+
+
 async def test_a_catalog_that_does_not_answer_is_a_502_that_says_so() -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        dead = CatalogClient(session, f"http://127.0.0.1:{free_port()}", "hf_token", 1024)
+        dead = CatalogClient(session, f"http://127.0.0.1:{free_port()}", lambda: "hf_token", 1024)
         with pytest.raises(VersioningError) as caught:
             await dead.tag_target("someone/repo", "v1")
         assert (caught.value.status, caught.value.code) == (502, "CatalogUnavailable")
         assert "did not answer" in caught.value.message
-        unconfigured = CatalogClient(session, "http://127.0.0.1:1", None, 1024)
+        unconfigured = CatalogClient(session, "http://127.0.0.1:1", lambda: None, 1024)
         with pytest.raises(VersioningError) as caught:
             await unconfigured.tag_target("someone/repo", "v1")
         assert caught.value.code == "CatalogUnavailable"
