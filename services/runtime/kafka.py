@@ -43,7 +43,9 @@ def make_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
     options: dict[str, object] = {
         "bootstrap_servers": bootstrap,
         "enable_idempotence": True,  # implies acks=all
-        "linger_ms": 5,
+        # No linger: the relay hands a whole batch over before it waits, so there is nothing to wait for;
+        # bench/events measured 5 ms linger as most of the relay's read->acked p99 at 200 events/s (24.6 -> 8.4 ms).
+        "linger_ms": 0,
         "request_timeout_ms": 15000,
     }
     options.update(overrides)
