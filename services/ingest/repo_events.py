@@ -2,7 +2,9 @@
 
 - A dataset repo created: sources that failed because it did not exist yet
   are asked again, so "index it" before "upload it" works out.
-- A dataset repo updated: completed sources of it are re-indexed.
+- A dataset repo updated: completed sources of it are re-indexed; when the catalog's parquet conversion
+  (`refs/convert/parquet`) moved, sources that failed for want of parquet files are asked again too, so
+  "index it" right after uploading a CSV or JSON Lines dataset works out once the conversion lands.
 - A dataset repo deleted: its sources are deleted, their runs stopped and their chunks dropped.
 """
 
@@ -19,6 +21,9 @@ from services.ingest.sources import re_request
 from services.runtime.consumer import Received
 from services.runtime.outbox import Outbox
 
+# Where the catalog's conversion worker commits the parquet shards of CSV / JSON datasets.
+CONVERTED_REF = "refs/convert/parquet"
+
 
 async def on_repo_created(message: Received[RepoCreated], conn: asyncpg.Connection, *, outbox: Outbox) -> None:
     if message.data.repo_type != "dataset":
@@ -32,6 +37,9 @@ async def on_repo_updated(message: Received[RepoUpdated], conn: asyncpg.Connecti
         return
     for row in await store.sources_in_status(conn, message.data.repo_id, "completed"):
         await re_request(conn, outbox, row, requested_by="hubstream.catalog.repo.updated")
+    if any(ref.ref == CONVERTED_REF and ref.new_sha for ref in message.data.updated_refs):
+        for row in await store.failed_sources_of(conn, message.data.repo_id, "ParquetUnavailable"):
+            await re_request(conn, outbox, row, requested_by="hubstream.catalog.repo.updated")
 
 
 async def on_repo_deleted(message: Received[RepoDeleted], conn: asyncpg.Connection, *, chunks: ChunkStore) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import asyncpg
+from huggingface_hub import HfApi
 
 from contracts import decode
 from contracts.topics import INGEST_REQUESTS, INGEST_STATUS
@@ -10,6 +14,9 @@ from services.catalog import identity
 from services.runtime.outbox import Outbox
 from tests.conftest import read_topic, wait_until
 from tests.e2e.conftest import Stack
+
+# huggingface_hub reads this once, at import: plain HTTP uploads, no Xet (see tests/compat/conftest.py).
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 
 
 async def source_status(stack: Stack, source_id: str) -> dict:
@@ -78,6 +85,24 @@ async def test_an_index_request_runs_through_the_worker_and_follows_the_repo(sta
         ]
         * 3
     )
+
+    # A CSV file lands in the repo: the catalog's worker converts it to parquet on refs/convert/parquet, and
+    # that RepoUpdated asks again for the source that failed for want of parquet files; now it completes.
+    rows = "".join(f"text {i},label {i % 3}\n" for i in range(40))
+    await asyncio.to_thread(
+        HfApi(endpoint=stack.url("catalog", ""), token=stack.admin_token).upload_file,
+        path_or_fileobj=("text,label\n" + rows).encode(),
+        path_in_repo="data/train.csv",
+        repo_id="admin/emotion",
+        repo_type="dataset",
+    )
+
+    async def completed() -> dict | None:
+        body = await source_status(stack, source_id)
+        return body if body["status"] == "completed" else None
+
+    body = await wait_until(completed, timeout=60)
+    assert (body["row_count"], body["splits"]) == (40, ["train"]), body
 
     versioning = stack.configs["versioning"].infra.database_url
     conn = await asyncpg.connect(versioning)
