@@ -23,10 +23,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from deploy import broker, postgres
-from services.runtime.kafka import admin_context, ensure_topics, make_consumer
+from services.runtime.kafka import admin_context, ensure_topics, make_consumer, topic_partitions
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
 from tests.ports import PortAllocator
 
@@ -197,6 +197,28 @@ async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate.__name__}")
         await asyncio.sleep(interval)
+
+
+async def read_to_end(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[ConsumerRecord]:
+    """Every committed record of `topic` up to its ends as they are now, partition by partition."""
+    partitions = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+    if not partitions:
+        return []
+    consumer = make_consumer(bootstrap)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        async with asyncio.timeout(timeout):
+            # Positions, not empty fetches, say when a partition is read: transaction markers take offsets too.
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                for batch in (await consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                    records += batch
+        return records
+    finally:
+        await consumer.stop()
 
 
 async def read_topic(

@@ -52,7 +52,7 @@ class Metrics:
         )
         self.table_bytes = Gauge(
             "hubstream_table_bytes",
-            "Size on disk of a runtime table (outbox, inbox), with its indexes",
+            "Size on disk of a runtime table (outbox, outbox_published, inbox), with its indexes",
             ["service", "table"],
             registry=self.registry,
         )

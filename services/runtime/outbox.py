@@ -55,6 +55,16 @@ BATCH_SIZE = 500
 BATCHES_IN_FLIGHT = 4
 
 
+# Marking: published rows leave `outbox` for `outbox_published`, in one statement.
+MARK = (
+    "WITH moved AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) "
+    "RETURNING id, event_id, topic, key, event_type, created_at) "
+    "INSERT INTO outbox_published (id, event_id, topic, key, event_type, created_at) SELECT * FROM moved "
+    # Ids restart when an outbox is recreated (a restore, a test); an old archived row must not block the relay.
+    "ON CONFLICT (id) DO NOTHING"
+)
+
+
 class OutboxError(RuntimeError):
     pass
 
@@ -107,7 +117,7 @@ class PendingRow:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows to Kafka, in id order, then marks them.
+    """Publishes committed outbox rows to Kafka, in id order, then marks them (moves them to `outbox_published`).
 
     One relay is active per schema (a PostgreSQL advisory lock); others wait as
     standbys. A cycle (`relay_once`) opens a Kafka transaction, sends up to
@@ -210,8 +220,8 @@ class OutboxRelay:
         # plan, `<> ALL` compares every row with every id excluded (70-80 ms for 2,000 ids, most of a cycle),
         # while the subquery is hashed whatever the plan.
         rows = await self._db.fetch(
-            "SELECT id, event_id, topic, key, payload FROM outbox WHERE published_at IS NULL "
-            "AND id NOT IN (SELECT unnest($2::bigint[])) ORDER BY id LIMIT $1",
+            "SELECT id, event_id, topic, key, payload FROM outbox "
+            "WHERE id NOT IN (SELECT unnest($2::bigint[])) ORDER BY id LIMIT $1",
             limit or self._batch_size,
             [*self._marking_ids, *sent],
         )
@@ -341,9 +351,10 @@ class OutboxRelay:
         # On a pool connection, not the lock's, so that it can run beside the next cycle's reads. Safe with
         # fencing: a relay marks only what its committed transaction published, so a relay that lost its
         # lock marks rows that really went out (which its successor's recovery marks as well).
-        await self._pool.execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL", ids
-        )
+        # A move, not an UPDATE of a flag (sql/core/003_outbox_published.sql says why). Only rows this statement
+        # deleted are copied, so two relays marking the same rows (a fenced one and its successor's recovery)
+        # copy each once: the second DELETE waits for the first and then finds nothing.
+        await self._pool.execute(MARK, ids)
 
     async def recover(self) -> int:
         """Mark pending rows that a previous relay published but did not mark. Returns how many.
@@ -353,8 +364,7 @@ class OutboxRelay:
         # Only where each pending row would have gone; payloads stay in the database, and a key's rows
         # share a partition, so the partitioner runs once per key.
         pending = await self._db.fetch(
-            "SELECT topic, key, array_agg(id) AS ids, array_agg(event_id) AS event_ids "
-            "FROM outbox WHERE published_at IS NULL GROUP BY topic, key"
+            "SELECT topic, key, array_agg(id) AS ids, array_agg(event_id) AS event_ids FROM outbox GROUP BY topic, key"
         )
         if not pending:
             return 0

@@ -38,7 +38,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         async def refresh_backlog() -> None:
             row = await pool.fetchrow(
                 "SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest "
-                "FROM outbox WHERE published_at IS NULL"
+                "FROM outbox"
             )
             app[METRICS].outbox_backlog.labels(config.service).set(row["pending"])
             app[METRICS].outbox_oldest.labels(config.service).set(float(row["oldest"]))

@@ -4,8 +4,9 @@ Without it both tables grow with every event for good. The pruner runs in
 each relay process (`hubstream relay NAME`), beside the relay; a transaction
 advisory lock per schema lets one pruner work at a time when standbys run.
 
-- Outbox: a row goes once it has been published for `outbox_retention_seconds`.
-  Unpublished rows never go. Takeover recovery reads only unpublished rows
+- Outbox: the relay moves a row to `outbox_published` when it has published
+  it; the row goes from there once it has been published for
+  `outbox_retention_seconds`. Unpublished rows never go. Takeover recovery reads only unpublished rows
   (it stops at the first record on a partition that is not pending), so
   deleting published ones takes nothing from it.
 - Inbox: an entry goes once it is older than the longest time its consumer
@@ -47,7 +48,8 @@ SELECT count(*) FROM gone
 
 # $1: the window in seconds; $2: the batch size.
 PRUNE_OUTBOX = _prune_statement(
-    "outbox", "SELECT ctid FROM outbox WHERE published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2"
+    "outbox_published",
+    "SELECT ctid FROM outbox_published WHERE published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
 )
 # $3: one consumer group, or NULL for every group.
 PRUNE_INBOX = _prune_statement(

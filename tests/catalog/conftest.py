@@ -21,6 +21,8 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
+from contracts import event_class
+from contracts.headers import OUTBOX_ID
 from services.catalog import identity, store, store_listing
 from services.operator import ensure_admin
 from services.registry import definition
@@ -28,6 +30,7 @@ from services.runtime.outbox import Outbox, OutboxRelay
 from services.runtime.resources import BackgroundTasks
 from services.runtime.service import build_app, worker_deps
 from services.runtime.settings import ServiceConfig
+from tests.conftest import read_to_end, wait_until
 
 
 @dataclass
@@ -70,9 +73,22 @@ class Catalog:
             return response.status, CIMultiDict(response.headers), orjson.loads(raw) if raw and is_json else raw
 
     async def events(self, event_type: str) -> list[dict[str, Any]]:
-        """The `data` of each event of this type the catalog committed, in order."""
-        rows = await self.pool.fetch("SELECT payload FROM outbox WHERE event_type = $1 ORDER BY id", event_type)
-        return [orjson.loads(r["payload"])["data"] for r in rows]
+        """The `data` of each event of this type the catalog committed, in commit order, read from its topic.
+
+        The relay moves a row out of the outbox only once its Kafka transaction has committed, so once the
+        outbox is empty the topic holds every event committed so far.
+        """
+
+        async def all_published() -> bool:
+            return await self.pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+        await wait_until(all_published, timeout=30)
+        event = event_class(event_type)
+        assert event is not None, f"no event type {event_type}"
+        records = await read_to_end(self.config.infra.kafka, self.config.infra.topic_prefix + event.topic.name)
+        # Several partitions: the outbox row id (a header) restores the order the catalog committed them in.
+        ours = [(int(dict(r.headers)[OUTBOX_ID.name]), orjson.loads(r.value)) for r in records]
+        return [envelope["data"] for _, envelope in sorted(ours, key=lambda x: x[0]) if envelope["type"] == event_type]
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,7 @@ async def test_health_readiness_and_metrics(stack: Stack, service: str) -> None:
     assert "hubstream_http_requests_total" in text
     assert f'hubstream_outbox_backlog{{service="{service}"}}' in text
     assert f'hubstream_outbox_oldest_pending_seconds{{service="{service}"}}' in text
-    for table in ("outbox", "inbox"):
+    for table in ("outbox", "outbox_published", "inbox"):
         for name in ("hubstream_table_bytes", "hubstream_table_rows_estimated", "hubstream_retention_pruned_rows"):
             assert f'{name}{{service="{service}",table="{table}"}}' in text
     if service != "catalog":

@@ -41,7 +41,7 @@ def start_relay(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 async def published(pool: asyncpg.Pool) -> int:
-    return await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+    return await pool.fetchval("SELECT count(*) FROM outbox_published")
 
 
 async def test_a_relay_killed_mid_publish_and_restarted_publishes_each_event_once(
@@ -86,7 +86,8 @@ async def test_a_relay_killed_mid_publish_and_restarted_publishes_each_event_onc
         finally:
             survivor.terminate()
             survivor.wait(30)
-        expected = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
+        expected = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox_published")}
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
     # Everything, then 1.5 s more so that any event sent twice shows.
     records = await read_topic(
@@ -119,13 +120,13 @@ async def kill_between_commit_and_mark(pool: asyncpg.Pool, env: dict[str, str], 
             async def marking_blocked() -> int | None:
                 return await pool.fetchval(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox%'"
+                    "AND wait_event_type = 'Lock' AND query LIKE 'WITH moved AS (DELETE FROM outbox %'"
                 )
 
             pid = await wait_until(marking_blocked, timeout=60, interval=0.01)
             relay.send_signal(signal.SIGKILL)
             relay.wait()
-            # The process is gone; its session would still run the UPDATE once the lock is free.
+            # The process is gone; its session would still run the mark once the lock is free.
             await pool.execute("SELECT pg_terminate_backend($1)", pid)
     finally:
         await pool.release(blocker)

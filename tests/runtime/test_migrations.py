@@ -24,6 +24,7 @@ async def test_migrations_apply_in_order_once_and_refuse_edits(database_url: str
     assert applied == [
         "runtime/001_outbox_inbox.sql",
         "runtime/002_retention.sql",
+        "runtime/003_outbox_published.sql",
         "runtime.token_copy/001_known_tokens.sql",
         "svc/001_first.sql",
         "svc/002_second.sql",

@@ -10,7 +10,7 @@ import asyncpg
 from contracts.ingest import IndexRequested
 from contracts.topics import CATALOG_IDENTITY, CATALOG_REPOS, INGEST_REQUESTS
 from services.runtime import inbox
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import MARK, Outbox
 from services.runtime.retention import Pruner, RetentionPolicy, table_stats
 from services.runtime.settings import InfraSettings
 from tests.conftest import wait_until
@@ -30,11 +30,16 @@ async def add_events(pool: asyncpg.Pool, count: int) -> list[int]:
 
 
 async def age_outbox(pool: asyncpg.Pool, ids: list[int], *, created: float, published: float | None) -> None:
+    """Date rows back; `published` set: publish them first, as the relay does (it moves them out of `outbox`)."""
     await pool.execute(
-        "UPDATE outbox SET created_at = now() - make_interval(secs => $2), "
-        "published_at = now() - make_interval(secs => $3) WHERE id = ANY($1::bigint[])",
+        "UPDATE outbox SET created_at = now() - make_interval(secs => $2) WHERE id = ANY($1::bigint[])", ids, created
+    )
+    if published is None:
+        return
+    await pool.execute(MARK, ids)
+    await pool.execute(
+        "UPDATE outbox_published SET published_at = now() - make_interval(secs => $2) WHERE id = ANY($1::bigint[])",
         ids,
-        created,
         published,
     )
 
@@ -81,10 +86,11 @@ async def test_published_outbox_rows_past_the_window_go_in_batches_and_unpublish
     pruned = await pruner.prune_once()
     assert pruned is not None
     assert (pruned.outbox, pruned.inbox) == (5, 0)
-    left = {r["id"] for r in await pool.fetch("SELECT id FROM outbox")}
-    assert left == set(recent) | set(stuck)
+    assert {r["id"] for r in await pool.fetch("SELECT id FROM outbox_published")} == set(recent)
+    assert {r["id"] for r in await pool.fetch("SELECT id FROM outbox")} == set(stuck)
     stats = {s.table: s for s in await table_stats(pool)}
-    assert (stats["outbox"].pruned, stats["inbox"].pruned) == (5, 0)
+    assert (stats["outbox_published"].pruned, stats["outbox"].pruned, stats["inbox"].pruned) == (5, 0, 0)
+    assert stats["outbox_published"].bytes > 0
     assert stats["outbox"].bytes > 0
 
 

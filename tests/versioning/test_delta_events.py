@@ -113,7 +113,7 @@ async def test_concurrent_deltas_on_one_dataset_both_land(versioning: Versioning
     assert latest["datapoints_count"] == 12
 
     async def announced() -> bool:
-        rows = await versioning.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+        rows = await versioning.pool.fetchval("SELECT count(*) FROM outbox_published")
         return rows == 13
 
     await wait_until(announced, timeout=30)
