@@ -53,8 +53,10 @@ class Deleted(BaseModel):
 
 
 class ListCollectionsParams(BaseModel):
-    owner: list[Annotated[str, Field(min_length=1)]] | None = Field(
-        default=None, description="Only these owners' collections (repeatable)."
+    # A list, never null: on the wire `?owner=x` is a one-item list, and a documented null would make the fuzzer
+    # expect `?owner=false` (a "boolean" in its eyes, an owner named false on the wire) to be refused.
+    owner: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Only these owners' collections (repeatable)."
     )
     item: str | None = Field(default=None, description="Only collections holding it: `models/ns/x`, `papers/ID`...")
     sort: Literal["lastModified", "trending", "upvotes"] | None = None
@@ -118,7 +120,7 @@ def _slug(request: web.Request) -> tuple[str, str]:
 async def list_collections(request: web.Request) -> web.Response:
     """Collections the caller may see, newest change first by default; items cut to a preview of four."""
     try:
-        params = ListCollectionsParams.model_validate({**request.query, "owner": request.query.getall("owner", None)})
+        params = ListCollectionsParams.model_validate({**request.query, "owner": request.query.getall("owner", [])})
     except ValidationError as exc:
         raise validation_error(exc, status=400, where="query") from exc
     principal, readable = await _readable(request)
@@ -140,7 +142,7 @@ async def list_collections(request: web.Request) -> web.Response:
     rows = await store_collections.list_collections(
         pool,
         readable=readable,
-        owners=params.owner or [],
+        owners=params.owner,
         item=item,
         order=SORTS[params.sort or "lastModified"],
         offset=offset,
