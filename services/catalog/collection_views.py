@@ -314,7 +314,10 @@ def setup_collection_routes(app: web.Application) -> None:
     api = app[API]
     one = "/api/collections/{namespace}/{slug}"
     unseen = "No such collection, or a private one the caller may not see (CollectionNotFound)."
-    read_only = "The caller may see the collection but not change it (a read token, or a read member) (Forbidden)."
+    read_only = (
+        "The caller may see the collection but not change it (a read token, or a read member) (Forbidden); "
+        "or it is a copy from a mirror's upstream, changed only by its syncs (MirrorReadOnly)."
+    )
     invalid = "An invalid body: empty or too long title, description or note, unknown theme (InvalidParameter)."
     api.get(
         "/api/collections",
