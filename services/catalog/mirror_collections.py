@@ -323,7 +323,12 @@ async def write_collection(conn: asyncpg.Connection, mirror: str, up: UpstreamCo
         )
         for i in up.items
     ]
-    await store.replace_items(conn, up.collection_id, rows)
+    try:
+        await store.replace_items(conn, up.collection_id, rows)
+    except asyncpg.UniqueViolationError as exc:  # the transaction is lost: the collection keeps its old state
+        raise UpstreamError(
+            f"{up.slug} lists the same item twice, or an item id another collection here holds ({exc.detail})"
+        ) from exc
     await store.upsert_mirrored(
         conn, collection_id=up.collection_id, mirror=mirror, upstream_updated=up.last_updated, upstream_digest=digest
     )

@@ -278,11 +278,12 @@ async def _items(catalog: Catalog, slug: str) -> tuple[int, Any]:
 async def test_a_malformed_or_truncated_collection_fails_alone_and_is_never_half_written(
     catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
 ) -> None:
-    good, bad = f"bob/good-{'c' * 24}", f"bob/bad-{'d' * 24}"
+    good, bad, odd = f"bob/good-{'c' * 24}", f"bob/bad-{'d' * 24}", f"bob/odd-{'e' * 24}"
     day1, day2 = "2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z"
     fake_hub.collections = {
         good: collection(good, "Good", day1, [item(0, "bob/x", "one"), item(1, "bob/y")]),
         bad: collection(bad, "Bad", day1, [item(2, "bob/x")]),
+        odd: collection(odd, "Odd", day1, [item(3, "bob/x"), {"id": "bob/z", "type": "model", "position": 1}]),
     }
     fake_hub.broken = {f"/api/collections/{bad}"}  # truncated JSON
     assert (await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob")).code == 0
@@ -291,36 +292,38 @@ async def test_a_malformed_or_truncated_collection_fails_alone_and_is_never_half
     assert first.code == 1, first.out
     assert f"collection {bad}" in first.err
     assert "malformed JSON" in first.err
-    assert "collections: 1 created, 0 updated, 0 deleted, 0 unchanged, 1 failed" in first.err
+    assert f"collection {odd}" in first.err
+    assert "`_id` is missing" in first.err  # an item without its id
+    assert "collections: 1 created, 0 updated, 0 deleted, 0 unchanged, 2 failed" in first.err
     assert await _items(catalog, good) == (200, [("bob/x", "one"), ("bob/y", None)])
     assert (await _items(catalog, bad))[0] == 404
+    assert (await _items(catalog, odd))[0] == 404
 
-    # good changes upstream, but its answer is malformed (an item without its _id, after a valid one): it must
-    # stay whole at its old state; bad is fixed and copied.
-    fake_hub.collections[good] = collection(
-        good, "Good", day2, [item(0, "bob/x", "changed"), {"id": "bob/z", "type": "model", "position": 1}]
-    )
+    # good changes upstream (retitled), but lists an item twice, which only writing it finds out: it must stay
+    # whole at its old state; bad is fixed and copied.
+    fake_hub.collections[good] = collection(good, "Good, renamed", day2, [item(0, "bob/x", "two"), item(1, "bob/x")])
+    del fake_hub.collections[odd]
     fake_hub.broken = set()
     second: Ran = await hubstream("mirror", "sync", "fake", "--wait")
     assert second.code == 1, second.out
     assert f"collection {good}" in second.err
-    assert "`_id` is missing" in second.err
+    assert "lists the same item twice" in second.err
     assert bad not in second.err
     assert "collections: 1 created, 0 updated, 0 deleted, 0 unchanged, 1 failed" in second.err
     status, _, body = await catalog.call("GET", f"/api/collections/{good}")
     assert status == 200
-    assert body["lastUpdated"].startswith("2026-01-01T00:00:00")
+    assert (body["title"], body["lastUpdated"][:19]) == ("Good", "2026-01-01T00:00:00")
     assert await _items(catalog, good) == (200, [("bob/x", "one"), ("bob/y", None)])
     assert await _items(catalog, bad) == (200, [("bob/x", None)])
 
     # The next sync carries on: good reaches its new state; bad, unchanged in the listing, is not asked for again.
-    fake_hub.collections[good]["items"][1] = item(1, "bob/z")
+    fake_hub.collections[good]["items"][1] = item(1, "bob/z", "changed")
     bad_fetches = fake_hub.hits[f"/api/collections/{bad}"]
     third: Ran = await hubstream("mirror", "sync", "fake", "--wait")
     assert third.code == 0, third.err
     assert "collections: 0 created, 1 updated, 0 deleted, 1 unchanged, 0 failed" in third.out
     assert fake_hub.hits[f"/api/collections/{bad}"] == bad_fetches
-    assert await _items(catalog, good) == (200, [("bob/x", "changed"), ("bob/z", None)])
+    assert await _items(catalog, good) == (200, [("bob/x", "two"), ("bob/z", "changed")])
 
     # A listing cut short proves nothing: nothing is deleted; read to its end without bad, bad goes.
     del fake_hub.collections[bad]
