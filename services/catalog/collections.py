@@ -264,6 +264,8 @@ def collection_json(
     }
     if with_position:
         body["position"] = row["position"]
+    if row.get("gating") is not None:  # a mirrored collection's, as its upstream sent it
+        body["gating"] = row["gating"]
     return body
 
 

@@ -68,6 +68,7 @@ class UpstreamCollection:
     private: bool
     position: int
     upvotes: int
+    gating: Any  # as the wire carries it (false, or the gating settings); None when absent
     last_updated: str
     items: list[UpstreamItem]
 
@@ -75,7 +76,8 @@ class UpstreamCollection:
         """Of what is copied (not of the items' likes or downloads, which move without the collection changing)."""
         items = [(i.item_id, i.item_type, i.target, i.position, i.note) for i in self.items]
         fields = [self.slug, self.owner_kind, self.title, self.description, self.theme, self.private]
-        return hashlib.sha256(orjson.dumps([*fields, self.position, self.upvotes, items])).hexdigest()
+        counts = [self.position, self.upvotes, self.gating]
+        return hashlib.sha256(orjson.dumps([*fields, *counts, items], option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @dataclass
@@ -154,6 +156,7 @@ def parse_collection(data: object, where: str) -> UpstreamCollection:
         private=_need(data, "private", bool, where),
         position=_need(data, "position", int, where),
         upvotes=_need(data, "upvotes", int, where),
+        gating=data.get("gating"),
         last_updated=last_updated,
         items=sorted(items, key=lambda i: i.position),
     )
@@ -176,6 +179,8 @@ async def owner_listing(upstream: Upstream, owner: str) -> dict[str, tuple[str, 
         query = None  # the next link carries the query
         if not isinstance(page, list):
             raise UpstreamError(f"{where} did not answer a list")
+        if not page:  # the Hub may link a next page after the last one: an empty page ends it
+            break
         for entry in page:
             if not isinstance(entry, dict):
                 raise UpstreamError(f"{where}: an entry is not an object")
@@ -293,7 +298,11 @@ async def write_collection(conn: asyncpg.Connection, mirror: str, up: UpstreamCo
         raise CollectionConflict(f"a collection with the id of {up.slug} that is not a copy from mirror {mirror!r} "
                                  "exists here; it is left alone")  # fmt: skip
     if (other := await store.title_taken(conn, up.owner, up.title, up.collection_id)) is not None:
-        raise CollectionConflict(f"{up.owner} has another collection titled {up.title!r} here ({other})")
+        if other["mirror"] != mirror:
+            raise CollectionConflict(f"{up.owner} has a collection of its own titled {up.title!r} here ({other['id']})")
+        # Titles are unique per owner, so upstream the other copy was retitled (titles swapped, say): it gives
+        # the title up until its own new state is written (in this sync, or in the next one if it fails now).
+        await store.set_title(conn, other["id"], f"{other['title']} ({other['id']})")
     await store.ensure_owner(conn, up.owner, up.owner_kind)
     fields = {
         "id": up.collection_id,
@@ -307,6 +316,7 @@ async def write_collection(conn: asyncpg.Connection, mirror: str, up: UpstreamCo
         "updated_at": _time(up.last_updated, up.slug),
         "mirror": mirror,
         "upstream_slug": up.slug,
+        "gating": up.gating,
     }
     await store.write_collection(conn, exists=row is not None, fields=fields)
     repos = [(i.item_type, i.target) for i in up.items if i.item_type in REPO_TYPES]

@@ -30,11 +30,18 @@ async def ensure_owner(conn: asyncpg.Connection, name: str, kind: str) -> None:
     )
 
 
-async def title_taken(conn: asyncpg.Connection, owner: str, title: str, collection_id: str) -> str | None:
-    """The id of another collection of `owner` with this title, if there is one."""
-    return await conn.fetchval(
-        "SELECT id FROM collections WHERE owner = $1 AND title = $2 AND id <> $3", owner, title, collection_id
+async def title_taken(conn: asyncpg.Connection, owner: str, title: str, collection_id: str) -> Record | None:
+    """Another collection of `owner` with this title (its id, title and mirror), locked, if there is one."""
+    return await conn.fetchrow(
+        "SELECT id, title, mirror FROM collections WHERE owner = $1 AND title = $2 AND id <> $3 FOR UPDATE",
+        owner,
+        title,
+        collection_id,
     )
+
+
+async def set_title(conn: asyncpg.Connection, collection_id: str, title: str) -> None:
+    await conn.execute("UPDATE collections SET title = $2 WHERE id = $1", collection_id, title)
 
 
 async def copied_repo_ids(conn: asyncpg.Connection, mirror_name: str, names: list[tuple[str, str]]) -> dict[str, str]:
@@ -65,19 +72,21 @@ async def write_collection(conn: asyncpg.Connection, *, exists: bool, fields: di
         fields["updated_at"],
         fields["mirror"],
         fields["upstream_slug"],
+        fields["gating"],
     )
     if exists:
         await conn.execute(
             """UPDATE collections SET owner = $2, title = $3, description = $4, private = $5, theme = $6,
-                   position = $7, upvotes = $8, updated_at = $9, mirror = $10, upstream_slug = $11
+                   position = $7, upvotes = $8, updated_at = $9, mirror = $10, upstream_slug = $11,
+                   gating = $12
                WHERE id = $1""",
             *args,
         )
     else:
         await conn.execute(
             """INSERT INTO collections (id, owner, title, description, private, theme, position, upvotes,
-                   created_at, updated_at, mirror, upstream_slug)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)""",
+                   created_at, updated_at, mirror, upstream_slug, gating)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)""",
             *args,
         )
 

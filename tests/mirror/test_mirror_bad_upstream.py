@@ -262,6 +262,7 @@ def collection(slug: str, title: str, updated: str, items: list[dict[str, Any]])
         "private": False,
         "theme": "blue",
         "upvotes": 2,
+        "gating": {"mode": "auto"},
     }
 
 
@@ -298,6 +299,13 @@ async def test_a_malformed_or_truncated_collection_fails_alone_and_is_never_half
     assert await _items(catalog, good) == (200, [("bob/x", "one"), ("bob/y", None)])
     assert (await _items(catalog, bad))[0] == 404
     assert (await _items(catalog, odd))[0] == 404
+    status, _, body = await catalog.call("GET", f"/api/collections/{good}")
+    assert {k: body[k] for k in ("slug", "upvotes", "gating", "theme")} == {
+        "slug": good,
+        "upvotes": 2,
+        "gating": {"mode": "auto"},
+        "theme": "blue",
+    }
 
     # good changes upstream (retitled), but lists an item twice, which only writing it finds out: it must stay
     # whole at its old state; bad is fixed and copied.
@@ -324,6 +332,16 @@ async def test_a_malformed_or_truncated_collection_fails_alone_and_is_never_half
     assert "collections: 0 created, 1 updated, 0 deleted, 1 unchanged, 0 failed" in third.out
     assert fake_hub.hits[f"/api/collections/{bad}"] == bad_fetches
     assert await _items(catalog, good) == (200, [("bob/x", "two"), ("bob/z", "changed")])
+
+    # Titles swapped upstream (they are unique per owner, here too): both copies follow.
+    day3 = "2026-03-01T00:00:00.000Z"
+    for slug, title in ((good, "Bad"), (bad, "Good, renamed")):
+        fake_hub.collections[slug] |= {"title": title, "lastUpdated": day3}
+    swapped: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert swapped.code == 0, swapped.err
+    assert "collections: 0 created, 2 updated, 0 deleted, 0 unchanged, 0 failed" in swapped.out
+    for slug, title in ((good, "Bad"), (bad, "Good, renamed")):
+        assert (await catalog.call("GET", f"/api/collections/{slug}"))[2]["title"] == title
 
     # A listing cut short proves nothing: nothing is deleted; read to its end without bad, bad goes.
     del fake_hub.collections[bad]

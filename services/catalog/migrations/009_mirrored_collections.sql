@@ -4,6 +4,8 @@
 ALTER TABLE collections ADD COLUMN mirror text REFERENCES mirrors (name);
 -- The upstream's slug as it formed it (its title part is the upstream's slugify, which may differ from ours).
 ALTER TABLE collections ADD COLUMN upstream_slug text;
+-- The upstream's `gating` as it sent it (false, or its settings); local collections have none and show none.
+ALTER TABLE collections ADD COLUMN gating jsonb;
 
 -- An item of a mirrored collection as the upstream listed it (its repo's likes, downloads, gating, a paper's title,
 -- ...): shown as it is when what it names is not copied here (a repo the mirror does not follow, a paper).
