@@ -26,7 +26,7 @@ import asyncpg
 import orjson
 
 from services.catalog import store_mirror_collections as store
-from services.catalog.mirror_upstream import Upstream, UpstreamError, UpstreamGone, UpstreamUnreachable
+from services.catalog.mirror_upstream import Upstream, UpstreamError, UpstreamGone, UpstreamUnreachable, _need
 
 if TYPE_CHECKING:
     from services.catalog.mirror_sync import SyncOutcome
@@ -94,11 +94,13 @@ def slug_id(slug: str) -> str | None:
     return match.group(2) if match else None
 
 
-def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    value = data.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise UpstreamError(f"{where}: `{key}` is missing or not a {getattr(kind, '__name__', kind)} ({value!r:.80})")
-    return value
+def _slug(data: dict[str, Any], where: str) -> tuple[str, str]:
+    """A collection's slug and the id it ends in, as the upstream shows them."""
+    slug = _need(data, "slug", str, where)
+    collection_id = slug_id(slug)
+    if collection_id is None:
+        raise UpstreamError(f"{where}: slug {slug!r} is not owner/title-<24 hex id>")
+    return slug, collection_id
 
 
 def _time(value: str, where: str) -> datetime:
@@ -131,10 +133,7 @@ def parse_item(data: object, where: str) -> UpstreamItem | None:
 def parse_collection(data: object, where: str) -> UpstreamCollection:
     if not isinstance(data, dict):
         raise UpstreamError(f"{where} did not answer an object")
-    slug = _need(data, "slug", str, where)
-    collection_id = slug_id(slug)
-    if collection_id is None:
-        raise UpstreamError(f"{where}: slug {slug!r} is not owner/title-<24 hex id>")
+    slug, collection_id = _slug(data, where)
     if data.get("_id", collection_id) != collection_id:
         raise UpstreamError(f"{where}: _id {data.get('_id')!r} is not the id its slug ends in")
     owner = _need(data, "owner", dict, where)
@@ -184,10 +183,7 @@ async def owner_listing(upstream: Upstream, owner: str) -> dict[str, tuple[str, 
         for entry in page:
             if not isinstance(entry, dict):
                 raise UpstreamError(f"{where}: an entry is not an object")
-            slug = _need(entry, "slug", str, where)
-            collection_id = slug_id(slug)
-            if collection_id is None:
-                raise UpstreamError(f"{where}: slug {slug!r} is not owner/title-<24 hex id>")
+            slug, collection_id = _slug(entry, where)
             last_updated = _need(entry, "lastUpdated", str, f"{where} {slug}")
             found[collection_id] = (slug, last_updated)
     return found

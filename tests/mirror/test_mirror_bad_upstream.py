@@ -210,11 +210,13 @@ async def test_every_schedules_syncs_and_remove_deletes_the_copies(
     fake_hub.repos = {
         "bob/good": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": {"a": b"a"}}
     }
+    shelf = f"bob/shelf-{'c' * 24}"
+    fake_hub.collections = {shelf: collection(shelf, "Shelf", "2026-01-01T00:00:00.000Z", [item(0, "bob/good")])}
     added: Ran = await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob", "--every", "1")
     assert added.code == 0, added.err
 
     async def copied() -> bool:  # no `mirror sync`: the schedule asks for it
-        return (await _info(catalog, "bob/good"))[0] == 200
+        return (await _info(catalog, "bob/good"))[0] == 200 and (await _items(catalog, shelf))[0] == 200
 
     await wait_until(copied, timeout=30)
     requested = await catalog.events("hubstream.catalog.mirror.sync.requested.v1")
@@ -226,7 +228,9 @@ async def test_every_schedules_syncs_and_remove_deletes_the_copies(
 
     removed: Ran = await hubstream("mirror", "remove", "fake")
     assert removed.code == 0, removed.err
+    assert "1 copied repos and 1 copied collections" in removed.out
     assert (await _info(catalog, "bob/good"))[0] == 404
+    assert (await _items(catalog, shelf))[0] == 404
     assert "bob/good" in [e["repo_id"] for e in await catalog.events("hubstream.catalog.repo.deleted.v1")]
     assert (await hubstream("mirror", "status", "fake")).code == 1
 
@@ -235,6 +239,7 @@ async def test_bad_operator_input_is_refused_in_words(catalog: Catalog, hubstrea
     for args, words in (
         (("add", "x", "not-a-url", "--author", "a"), "is not an http(s) URL"),
         (("add", "x", "http://127.0.0.1:9", "--repo", "bob/good"), "is not TYPE/OWNER/NAME"),
+        (("add", "x", "http://127.0.0.1:9", "--collection", "bob/shelf"), "is not a collection slug"),
         (("add", "x", "http://127.0.0.1:9"), "say what to follow"),
         (("add", "x", "http://127.0.0.1:9", "--author", "a", "--every", "0"), "--every takes"),
         (("sync", "nope"), "no mirror named 'nope'"),
