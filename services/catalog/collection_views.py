@@ -171,7 +171,9 @@ async def _item_key_for_filter(
         if name_problem(namespace, "namespace") is not None or name_problem(name, "repo") is not None:
             return None
         repo = await store.repo(pool, item_type, namespace, name)
-        if repo is None or not await can_read(pool, principal, repo):
+        if repo is None:  # a mirrored collection's item as its upstream listed it is keyed by its name
+            return item_type, item_id
+        if not await can_read(pool, principal, repo):
             return None
         return item_type, repo["id"]
     if item_type == "collection":

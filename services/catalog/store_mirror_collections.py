@@ -46,14 +46,16 @@ async def set_title(conn: asyncpg.Connection, collection_id: str, title: str) ->
 
 async def copied_repo_ids(conn: asyncpg.Connection, mirror_name: str, names: list[tuple[str, str]]) -> dict[str, str]:
     """`type/owner/name` -> local id, for those of the (type, owner/name) pairs that are copies from this mirror."""
+    split = [(repo_type, *repo_id.split("/", 1)) for repo_type, repo_id in names]
     rows = await conn.fetch(
         """SELECT r.id, r.repo_type || '/' || r.namespace || '/' || r.name AS spec
-           FROM repos r JOIN unnest($2::text[], $3::text[]) AS n (repo_type, repo_id)
-             ON r.repo_type = n.repo_type AND r.namespace || '/' || r.name = n.repo_id
+           FROM unnest($2::text[], $3::text[], $4::text[]) AS n (repo_type, namespace, name)
+           JOIN repos r ON r.repo_type = n.repo_type AND r.namespace = n.namespace AND r.name = n.name
            WHERE r.mirror = $1""",
         mirror_name,
-        [t for t, _ in names],
-        [i for _, i in names],
+        [t for t, _, _ in split],
+        [ns for _, ns, _ in split],
+        [n for _, _, n in split],
     )
     return {r["spec"]: r["id"] for r in rows}
 

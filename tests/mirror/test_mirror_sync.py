@@ -205,6 +205,7 @@ async def test_a_mirror_follows_its_upstream_and_serves_cached_files_when_it_is_
             ("alice/ds3", "new"),
         ]
         assert [c.title for c in here.list_collections(owner="alice", item="datasets/alice/ds3")] == [picks.title]
+        assert [c.title for c in here.list_collections(item="models/bob/outside")] == [picks.title]
         # Read-only: a write gets the Hub's 403, as mirrored repos do.
         for write in (
             lambda: here.update_collection_metadata(slugs["picks"], title="mine now"),
