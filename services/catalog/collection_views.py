@@ -14,6 +14,7 @@ from services.catalog.collections import ItemResolver, ItemType
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.repos import can_read, can_write_namespace
+from services.catalog.responses import absent
 from services.runtime.auth import Principal, require_principal
 from services.runtime.errors import validation_error
 from services.runtime.http import json_response, parse_body
@@ -53,9 +54,8 @@ class Deleted(BaseModel):
 
 
 class ListCollectionsParams(BaseModel):
-    owner: list[Annotated[str, Field(min_length=1)]] | None = Field(
-        default=None, description="Only these owners' collections (repeatable)."
-    )
+    # Not `| None`: a query array that may also be null reads to a fuzzer as if `owner=false` broke the schema.
+    owner: list[Annotated[str, Field(min_length=1)]] = absent("Only these owners' collections (repeatable).")
     item: str | None = Field(default=None, description="Only collections holding it: `models/ns/x`, `papers/ID`...")
     sort: Literal["lastModified", "trending", "upvotes"] | None = None
     limit: int | None = Field(default=None, ge=1, le=DEFAULT_PAGE, description="Page size.")
@@ -118,7 +118,8 @@ def _slug(request: web.Request) -> tuple[str, str]:
 async def list_collections(request: web.Request) -> web.Response:
     """Collections the caller may see, newest change first by default; items cut to a preview of four."""
     try:
-        params = ListCollectionsParams.model_validate({**request.query, "owner": request.query.getall("owner", None)})
+        owners = {"owner": request.query.getall("owner")} if "owner" in request.query else {}
+        params = ListCollectionsParams.model_validate({**request.query, **owners})
     except ValidationError as exc:
         raise validation_error(exc, status=400, where="query") from exc
     principal, readable = await _readable(request)
