@@ -23,6 +23,16 @@ class _MirrorEvent(Event):
         return self.mirror
 
 
+class MirrorCollectionCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    created: int = Field(ge=0, description="Collections copied for the first time.")
+    updated: int = Field(ge=0, description="Collections whose lastUpdated or contents changed upstream, copied again.")
+    deleted: int = Field(ge=0, description="Collections gone upstream (404, or absent from a complete listing).")
+    unchanged: int = Field(ge=0, description="Collections the upstream shows as they were: not written again.")
+    failed: int = Field(ge=0, description="Collections that could not be copied this time (they keep their old state).")
+
+
 class MirrorSyncCounts(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -31,6 +41,11 @@ class MirrorSyncCounts(BaseModel):
     deleted: int = Field(ge=0, description="Repos gone upstream, deleted here.")
     unchanged: int = Field(ge=0, description="Repos the upstream shows as they were: not copied again.")
     failed: int = Field(ge=0, description="Repos that could not be copied this time (they keep their old state).")
+    collections: MirrorCollectionCounts | None = Field(
+        default=None,
+        description="The collections' counts, when the mirror follows collections (--collection or --author); "
+        "null otherwise, and absent from events of versions that did not copy collections.",
+    )
 
 
 class MirrorSyncRequested(_MirrorEvent):

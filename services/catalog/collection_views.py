@@ -14,6 +14,7 @@ from services.catalog.collections import ItemResolver, ItemType
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.repos import can_read, can_write_namespace
+from services.catalog.responses import absent
 from services.runtime.auth import Principal, require_principal
 from services.runtime.errors import validation_error
 from services.runtime.http import json_response, parse_body
@@ -53,11 +54,8 @@ class Deleted(BaseModel):
 
 
 class ListCollectionsParams(BaseModel):
-    # A list, never null: on the wire `?owner=x` is a one-item list, and a documented null would make the fuzzer
-    # expect `?owner=false` (a "boolean" in its eyes, an owner named false on the wire) to be refused.
-    owner: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=list, description="Only these owners' collections (repeatable)."
-    )
+    # Not `| None`: a query array that may also be null reads to a fuzzer as if `owner=false` broke the schema.
+    owner: list[Annotated[str, Field(min_length=1)]] = absent("Only these owners' collections (repeatable).")
     item: str | None = Field(default=None, description="Only collections holding it: `models/ns/x`, `papers/ID`...")
     sort: Literal["lastModified", "trending", "upvotes"] | None = None
     limit: int | None = Field(default=None, ge=1, le=DEFAULT_PAGE, description="Page size.")
@@ -120,7 +118,8 @@ def _slug(request: web.Request) -> tuple[str, str]:
 async def list_collections(request: web.Request) -> web.Response:
     """Collections the caller may see, newest change first by default; items cut to a preview of four."""
     try:
-        params = ListCollectionsParams.model_validate({**request.query, "owner": request.query.getall("owner", [])})
+        owners = {"owner": request.query.getall("owner")} if "owner" in request.query else {}
+        params = ListCollectionsParams.model_validate({**request.query, **owners})
     except ValidationError as exc:
         raise validation_error(exc, status=400, where="query") from exc
     principal, readable = await _readable(request)
@@ -142,7 +141,7 @@ async def list_collections(request: web.Request) -> web.Response:
     rows = await store_collections.list_collections(
         pool,
         readable=readable,
-        owners=params.owner,
+        owners=params.owner or [],
         item=item,
         order=SORTS[params.sort or "lastModified"],
         offset=offset,
@@ -173,7 +172,9 @@ async def _item_key_for_filter(
         if name_problem(namespace, "namespace") is not None or name_problem(name, "repo") is not None:
             return None
         repo = await store.repo(pool, item_type, namespace, name)
-        if repo is None or not await can_read(pool, principal, repo):
+        if repo is None:  # a mirrored collection's item as its upstream listed it is keyed by its name
+            return item_type, item_id
+        if not await can_read(pool, principal, repo):
             return None
         return item_type, repo["id"]
     if item_type == "collection":
@@ -316,7 +317,10 @@ def setup_collection_routes(app: web.Application) -> None:
     api = app[API]
     one = "/api/collections/{namespace}/{slug}"
     unseen = "No such collection, or a private one the caller may not see (CollectionNotFound)."
-    read_only = "The caller may see the collection but not change it (a read token, or a read member) (Forbidden)."
+    read_only = (
+        "The caller may see the collection but not change it (a read token, or a read member) (Forbidden); "
+        "or it is a copy from a mirror's upstream, changed only by its syncs (MirrorReadOnly)."
+    )
     invalid = "An invalid body: empty or too long title, description or note, unknown theme (InvalidParameter)."
     api.get(
         "/api/collections",

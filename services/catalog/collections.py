@@ -42,7 +42,8 @@ def slugify(title: str) -> str:
 
 
 def slug_of(row: asyncpg.Record) -> str:
-    return f"{row['owner']}/{slugify(row['title'])}-{row['id']}"
+    """A mirrored collection keeps the upstream's slug (formed by the upstream's slugify, which may differ)."""
+    return row.get("upstream_slug") or f"{row['owner']}/{slugify(row['title'])}-{row['id']}"
 
 
 def collection_id_of(namespace: str, slug: str) -> str | None:
@@ -75,6 +76,13 @@ async def visible(conn: store_listing.Conn, principal: Principal | None, namespa
 async def writable(conn: asyncpg.Connection, principal: Principal, namespace: str, slug: str) -> asyncpg.Record:
     """The collection, locked for this transaction, if the caller may change it (404 if unseen, 403 if read-only)."""
     row = await visible(conn, principal, namespace, slug)
+    if row["mirror"] is not None:
+        raise catalog_error(
+            403,
+            "MirrorReadOnly",
+            f"{slug_of(row)} is a read-only copy from the mirror {row['mirror']!r}: "
+            "change it upstream, the next sync brings the change here",
+        )
     if not await can_write_namespace(conn, principal, row["owner"]):
         raise catalog_error(
             403, "Forbidden", f"you ({principal.user}) may not change the collections of {row['owner']!r}"
@@ -150,13 +158,27 @@ class ItemResolver:
     async def load(self, conn: store_listing.Conn, items: list[asyncpg.Record]) -> None:
         keys: dict[str, list[str]] = {"repo": [], "paper": [], "collection": []}
         for row in items:
-            keys["repo" if row["item_type"] in REPO_ITEM_TYPES else row["item_type"]].append(row["item_key"])
+            kind = "repo" if row["item_type"] in REPO_ITEM_TYPES else row["item_type"]
+            keys.setdefault(kind, []).append(row["item_key"])
         self.repos = {r["id"]: r for r in await store_collections.repos_by_id(conn, keys["repo"])}
         self.papers = {r["id"]: r for r in await store_collections.papers_by_id(conn, keys["paper"])}
         self.collections = {r["id"]: r for r in await store_collections.collections_by_id(conn, keys["collection"])}
 
     def _sees(self, private: bool, owner: str) -> bool:
         return not private or owner in self.readable
+
+    def _as_listed(self, row: asyncpg.Record, base: dict[str, Any]) -> dict[str, Any] | None:
+        """An item of a mirrored collection naming what is not here: as the upstream listed it (a private one only
+        to those who may see its owner's private things). A local item whose target is gone is not shown."""
+        listed = row["upstream"]
+        if not isinstance(listed, dict):
+            return None
+        owner = listed.get("author")
+        if owner is None and isinstance(listed.get("owner"), dict):  # a collection's owner
+            owner = listed["owner"].get("name")
+        if listed.get("private") and not self._sees(True, str(owner)):
+            return None
+        return {**listed, **base}
 
     def item_json(self, row: asyncpg.Record) -> dict[str, Any] | None:
         """The item as the Hub lists it, or None when what it names is gone or hidden from the caller."""
@@ -166,7 +188,9 @@ class ItemResolver:
         key = row["item_key"]
         if row["item_type"] in REPO_ITEM_TYPES:
             repo = self.repos.get(key)
-            if repo is None or not self._sees(repo["private"], repo["namespace"]):
+            if repo is None:
+                return self._as_listed(row, base)
+            if not self._sees(repo["private"], repo["namespace"]):
                 return None
             return {
                 **base,
@@ -182,10 +206,12 @@ class ItemResolver:
         if row["item_type"] == "paper":
             paper = self.papers.get(key)
             if paper is None:
-                return None
+                return self._as_listed(row, base)
             return {**base, **paper_summary(paper)}
         nested = self.collections.get(key)
-        if nested is None or not self._sees(nested["private"], nested["owner"]):
+        if nested is None:
+            return self._as_listed(row, base)
+        if not self._sees(nested["private"], nested["owner"]):
             return None
         return {
             **base,
@@ -238,6 +264,8 @@ def collection_json(
     }
     if with_position:
         body["position"] = row["position"]
+    if row.get("gating") is not None:  # a mirrored collection's, as its upstream sent it
+        body["gating"] = row["gating"]
     return body
 
 

@@ -14,11 +14,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
 from contracts.catalog import RepoCreated, RepoDeleted, RepoUpdated, UpdatedRef
 from services.catalog import store_files, store_mirror
+from services.catalog.mirror_collections import copy_collections
 from services.catalog.mirror_upstream import (
     PLURAL,
     Listed,
@@ -45,7 +47,8 @@ class MirrorConflict(UpstreamError):
 
 @dataclass
 class SyncOutcome:
-    counts: dict[str, int] = field(
+    # Repos' counts; and, when the mirror follows collections, theirs under "collections" (mirror_collections.py).
+    counts: dict[str, Any] = field(
         default_factory=lambda: {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0, "failed": 0}
     )
     changes: list[str] = field(default_factory=list)
@@ -121,6 +124,7 @@ async def sync_mirror(
             await delete_copy(conn, outbox, known[key]["id"], *key)
         outcome.note("deleted", *key)
         done += 1
+    await copy_collections(pool, mirror, upstream, outcome)
     await progress(total, total)
     return outcome
 

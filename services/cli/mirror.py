@@ -1,12 +1,14 @@
 """`hubstream mirror`: follow an upstream Hub (huggingface.co or another hubstream catalog).
 
 add NAME UPSTREAM_URL [--token T] [--repo TYPE/OWNER/NAME ...] [--author OWNER ...] [--search TEXT]
-    [--collection SLUG ...] [--every SECONDS]       what to follow; --every syncs on a schedule
+    [--collection SLUG ...] [--every SECONDS]       what to follow (--author: the owner's repos and collections);
+                                                    --every syncs on a schedule
 sync NAME [--wait]                                  ask for a sync (an event on hubstream.catalog.mirror); --wait
                                                     follows it with a progress bar, prints what changed, and
                                                     exits 1 if it failed
 status [NAME]                                       last sync, state, counts, last error, staleness, reachability
-remove NAME                                         stop following it; its copies are deleted (with their events)
+remove NAME                                         stop following it; its copies are deleted (repos with their
+                                                    events, and collections)
 
 The catalog worker (`hubstream worker catalog`, run by `hubstream up`) carries the syncs out.
 """
@@ -36,15 +38,19 @@ PROBE_TIMEOUT = 3.0
 
 
 def register(commands: Commands) -> None:
-    mirror = commands.group("mirror", "follow an upstream Hub: copy its repos' metadata, cache its files")
+    mirror = commands.group("mirror", "follow an upstream Hub: copy its repos' metadata and collections, cache files")
     add = mirror.action("add", "record what to follow from an upstream Hub", in_catalog_transaction(_add))
     add.add_argument("name")
     add.add_argument("upstream_url", help="e.g. https://huggingface.co or another hubstream catalog's URL")
     add.add_argument("--token", help="sent to the upstream as a Bearer token")
     add.add_argument("--repo", action="append", default=[], metavar="TYPE/OWNER/NAME", help="e.g. dataset/org/name")
-    add.add_argument("--author", action="append", default=[], metavar="OWNER", help="every repo of this owner")
+    add.add_argument(
+        "--author", action="append", default=[], metavar="OWNER", help="every repo and collection of this owner"
+    )
     add.add_argument("--search", help="every repo whose id contains this text")
-    add.add_argument("--collection", action="append", default=[], metavar="SLUG", help="(recorded; not copied yet)")
+    add.add_argument(
+        "--collection", action="append", default=[], metavar="SLUG", help="e.g. owner/title-slug-<24 hex id>"
+    )
     add.add_argument("--every", type=int, metavar="SECONDS", help="sync on this schedule")
     sync = mirror.action("sync", "ask for a sync of a mirror", _sync)
     sync.add_argument("name")
@@ -63,6 +69,7 @@ def _fail(message: str) -> int:
 
 async def _add(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Namespace) -> int:
     from services.catalog import store_mirror
+    from services.catalog.mirror_collections import slug_id
 
     if not NAME.match(args.name):
         return _fail(f"{args.name!r} is not a mirror name: letters, digits, '.', '_' and '-', 96 at most")
@@ -70,6 +77,8 @@ async def _add(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Namespac
         return _fail(f"{args.upstream_url!r} is not an http(s) URL")
     if bad := [r for r in args.repo if not REPO_SPEC.match(r)]:
         return _fail(f"--repo {bad[0]!r} is not TYPE/OWNER/NAME with TYPE model, dataset or space")
+    if bad := [c for c in args.collection if slug_id(c) is None]:
+        return _fail(f"--collection {bad[0]!r} is not a collection slug: OWNER/title-slug-<24 hex id>")
     if args.every is not None and args.every <= 0:
         return _fail("--every takes a number of seconds above 0")
     if not (args.repo or args.author or args.search or args.collection):
@@ -88,13 +97,11 @@ async def _add(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Namespac
     if not added:
         return _fail(f"a mirror named {args.name!r} exists; `hubstream mirror remove {args.name}` first")
     print(f"mirror {args.name} follows {args.upstream_url}" + (f", synced every {args.every} s" if args.every else ""))
-    if args.collection:
-        print("note: collections are recorded, but this version does not copy them yet")
     return 0
 
 
 async def _remove(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Namespace) -> int:
-    from services.catalog import store_mirror
+    from services.catalog import store_mirror, store_mirror_collections
     from services.catalog.mirror_sync import delete_copy
 
     if await store_mirror.mirror(conn, args.name) is None:
@@ -102,8 +109,9 @@ async def _remove(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Names
     copies = await store_mirror.mirrored(conn, args.name)
     for row in copies:
         await delete_copy(conn, outbox, row["id"], row["repo_type"], f"{row['namespace']}/{row['name']}")
+    collections = await store_mirror_collections.delete_copies(conn, args.name)
     await store_mirror.delete_mirror(conn, args.name)
-    print(f"mirror {args.name} removed, with its {len(copies)} copied repos")
+    print(f"mirror {args.name} removed, with its {len(copies)} copied repos and {collections} copied collections")
     return 0
 
 
@@ -178,8 +186,13 @@ def _json(value: Any) -> Any:
 
 
 def _counts(row: asyncpg.Record) -> str:
+    """Repos' counts; then the collections', when the mirror follows any."""
     counts = _json(row["counts"]) or {}
-    return ", ".join(f"{counts.get(k, 0)} {k}" for k in ("created", "updated", "deleted", "unchanged", "failed"))
+    kinds = ("created", "updated", "deleted", "unchanged", "failed")
+    text = ", ".join(f"{counts.get(k, 0)} {k}" for k in kinds)
+    if isinstance(collections := counts.get("collections"), dict):
+        text += "; collections: " + ", ".join(f"{collections.get(k, 0)} {k}" for k in kinds)
+    return text
 
 
 def _report(row: asyncpg.Record) -> int:
@@ -237,6 +250,7 @@ async def _status_async(name: str | None) -> int:
         problems = await asyncio.gather(*(_probe(session, r["upstream_url"]) for r in rows))
     for row, problem in zip(rows, problems, strict=True):
         follows = [*row["repos"], *(f"author {a}" for a in row["authors"])]
+        follows += [f"collection {c}" for c in row["collections"]]
         if row["search"]:
             follows.append(f"search {row['search']!r}")
         schedule = f", every {row['every_seconds']} s" if row["every_seconds"] else ""

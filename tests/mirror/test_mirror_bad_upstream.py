@@ -34,6 +34,7 @@ class FakeHub:
     """Answers the Hub API calls a sync makes, from `repos` (id -> sha and files); `broken` answers go wrong."""
 
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> the collection's JSON
     broken: set[str] = field(default_factory=set)  # paths answered with truncated JSON
     throttle_once: set[str] = field(default_factory=set)  # paths answered 429 Retry-After: 1, once
     bodies: dict[str, bytes] = field(default_factory=dict)  # resolve path -> bytes sent
@@ -66,6 +67,19 @@ class FakeHub:
         parts = path.split("/")
         if path in ("/api/models", "/api/spaces"):
             return web.json_response([])
+        if path == "/api/collections":  # bob's, without positions, items cut to a preview
+            owner = request.query.get("owner")
+            listed = [
+                {**{k: v for k, v in c.items() if k != "position"}, "items": c["items"][:4]}
+                for slug, c in self.collections.items()
+                if slug.split("/")[0] == owner
+            ]
+            return web.json_response(listed)
+        if path.startswith("/api/collections/"):
+            slug = path.removeprefix("/api/collections/")
+            if slug not in self.collections:
+                return web.json_response({"error": "Collection not found"}, status=404)
+            return web.json_response(self.collections[slug])
         if path == "/api/datasets":
             listed = [
                 {"id": k, "_id": r["_id"], "sha": r["sha"], "lastModified": r["modified"]}
@@ -196,11 +210,13 @@ async def test_every_schedules_syncs_and_remove_deletes_the_copies(
     fake_hub.repos = {
         "bob/good": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": {"a": b"a"}}
     }
+    shelf = f"bob/shelf-{'c' * 24}"
+    fake_hub.collections = {shelf: collection(shelf, "Shelf", "2026-01-01T00:00:00.000Z", [item(0, "bob/good")])}
     added: Ran = await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob", "--every", "1")
     assert added.code == 0, added.err
 
     async def copied() -> bool:  # no `mirror sync`: the schedule asks for it
-        return (await _info(catalog, "bob/good"))[0] == 200
+        return (await _info(catalog, "bob/good"))[0] == 200 and (await _items(catalog, shelf))[0] == 200
 
     await wait_until(copied, timeout=30)
     requested = await catalog.events("hubstream.catalog.mirror.sync.requested.v1")
@@ -212,7 +228,9 @@ async def test_every_schedules_syncs_and_remove_deletes_the_copies(
 
     removed: Ran = await hubstream("mirror", "remove", "fake")
     assert removed.code == 0, removed.err
+    assert "1 copied repos and 1 copied collections" in removed.out
     assert (await _info(catalog, "bob/good"))[0] == 404
+    assert (await _items(catalog, shelf))[0] == 404
     assert "bob/good" in [e["repo_id"] for e in await catalog.events("hubstream.catalog.repo.deleted.v1")]
     assert (await hubstream("mirror", "status", "fake")).code == 1
 
@@ -221,6 +239,7 @@ async def test_bad_operator_input_is_refused_in_words(catalog: Catalog, hubstrea
     for args, words in (
         (("add", "x", "not-a-url", "--author", "a"), "is not an http(s) URL"),
         (("add", "x", "http://127.0.0.1:9", "--repo", "bob/good"), "is not TYPE/OWNER/NAME"),
+        (("add", "x", "http://127.0.0.1:9", "--collection", "bob/shelf"), "is not a collection slug"),
         (("add", "x", "http://127.0.0.1:9"), "say what to follow"),
         (("add", "x", "http://127.0.0.1:9", "--author", "a", "--every", "0"), "--every takes"),
         (("sync", "nope"), "no mirror named 'nope'"),
@@ -233,3 +252,111 @@ async def test_bad_operator_input_is_refused_in_words(catalog: Catalog, hubstrea
     again: Ran = await hubstream("mirror", "add", "x", "http://127.0.0.1:9", "--author", "a")
     assert again.code == 1
     assert "exists" in again.err
+
+
+def collection(slug: str, title: str, updated: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "_id": slug[-24:],
+        "slug": slug,
+        "title": title,
+        "description": None,
+        "owner": {"name": slug.split("/")[0], "type": "user"},
+        "items": items,
+        "lastUpdated": updated,
+        "position": 0,
+        "private": False,
+        "theme": "blue",
+        "upvotes": 2,
+        "gating": {"mode": "auto"},
+    }
+
+
+def item(n: int, repo_id: str, note: str | None = None) -> dict[str, Any]:
+    shown = {"_id": f"{n:024x}", "id": repo_id, "type": "model", "position": n, "author": repo_id.split("/")[0]}
+    return shown | ({"note": {"text": note, "html": f"<p>{note}</p>"}} if note is not None else {})
+
+
+async def _items(catalog: Catalog, slug: str) -> tuple[int, Any]:
+    status, _, body = await catalog.call("GET", f"/api/collections/{slug}")
+    return status, [(i["id"], i.get("note", {}).get("text")) for i in body["items"]] if status == 200 else body
+
+
+async def test_a_malformed_or_truncated_collection_fails_alone_and_is_never_half_written(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    good, bad, odd = f"bob/good-{'c' * 24}", f"bob/bad-{'d' * 24}", f"bob/odd-{'e' * 24}"
+    day1, day2 = "2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z"
+    fake_hub.collections = {
+        good: collection(good, "Good", day1, [item(0, "bob/x", "one"), item(1, "bob/y")]),
+        bad: collection(bad, "Bad", day1, [item(2, "bob/x")]),
+        odd: collection(odd, "Odd", day1, [item(3, "bob/x"), {"id": "bob/z", "type": "model", "position": 1}]),
+    }
+    fake_hub.broken = {f"/api/collections/{bad}"}  # truncated JSON
+    assert (await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob")).code == 0
+
+    first: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert first.code == 1, first.out
+    assert f"collection {bad}" in first.err
+    assert "malformed JSON" in first.err
+    assert f"collection {odd}" in first.err
+    assert "`_id` is missing" in first.err  # an item without its id
+    assert "collections: 1 created, 0 updated, 0 deleted, 0 unchanged, 2 failed" in first.err
+    assert await _items(catalog, good) == (200, [("bob/x", "one"), ("bob/y", None)])
+    assert (await _items(catalog, bad))[0] == 404
+    assert (await _items(catalog, odd))[0] == 404
+    status, _, body = await catalog.call("GET", f"/api/collections/{good}")
+    assert {k: body[k] for k in ("slug", "upvotes", "gating", "theme")} == {
+        "slug": good,
+        "upvotes": 2,
+        "gating": {"mode": "auto"},
+        "theme": "blue",
+    }
+
+    # good changes upstream (retitled), but lists an item twice, which only writing it finds out: it must stay
+    # whole at its old state; bad is fixed and copied.
+    fake_hub.collections[good] = collection(good, "Good, renamed", day2, [item(0, "bob/x", "two"), item(1, "bob/x")])
+    del fake_hub.collections[odd]
+    fake_hub.broken = set()
+    second: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert second.code == 1, second.out
+    assert f"collection {good}" in second.err
+    assert "lists the same item twice" in second.err
+    assert bad not in second.err
+    assert "collections: 1 created, 0 updated, 0 deleted, 0 unchanged, 1 failed" in second.err
+    status, _, body = await catalog.call("GET", f"/api/collections/{good}")
+    assert status == 200
+    assert (body["title"], body["lastUpdated"][:19]) == ("Good", "2026-01-01T00:00:00")
+    assert await _items(catalog, good) == (200, [("bob/x", "one"), ("bob/y", None)])
+    assert await _items(catalog, bad) == (200, [("bob/x", None)])
+
+    # The next sync carries on: good reaches its new state; bad, unchanged in the listing, is not asked for again.
+    fake_hub.collections[good]["items"][1] = item(1, "bob/z", "changed")
+    bad_fetches = fake_hub.hits[f"/api/collections/{bad}"]
+    third: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert third.code == 0, third.err
+    assert "collections: 0 created, 1 updated, 0 deleted, 1 unchanged, 0 failed" in third.out
+    assert fake_hub.hits[f"/api/collections/{bad}"] == bad_fetches
+    assert await _items(catalog, good) == (200, [("bob/x", "two"), ("bob/z", "changed")])
+
+    # Titles swapped upstream (they are unique per owner, here too): both copies follow.
+    day3 = "2026-03-01T00:00:00.000Z"
+    for slug, title in ((good, "Bad"), (bad, "Good, renamed")):
+        fake_hub.collections[slug] |= {"title": title, "lastUpdated": day3}
+    swapped: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert swapped.code == 0, swapped.err
+    assert "collections: 0 created, 2 updated, 0 deleted, 0 unchanged, 0 failed" in swapped.out
+    for slug, title in ((good, "Bad"), (bad, "Good, renamed")):
+        assert (await catalog.call("GET", f"/api/collections/{slug}"))[2]["title"] == title
+
+    # A listing cut short proves nothing: nothing is deleted; read to its end without bad, bad goes.
+    del fake_hub.collections[bad]
+    fake_hub.broken = {"/api/collections"}
+    fourth: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert fourth.code == 1, fourth.out
+    assert "listing the collections of bob" in fourth.err
+    assert (await _items(catalog, bad))[0] == 200
+    fake_hub.broken = set()
+    fifth: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert fifth.code == 0, fifth.err
+    assert "collections: 0 created, 0 updated, 1 deleted, 1 unchanged, 0 failed" in fifth.out
+    assert (await _items(catalog, bad))[0] == 404
