@@ -179,18 +179,20 @@ def _same(known: asyncpg.Record, sha: object, modified: object) -> bool:
 async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: UpstreamRepo) -> str:
     """Write one repo's new state in the caller's transaction, with its event; "created" or "updated"."""
     namespace, name = up.repo_id.split("/", 1)
-    row = await store_mirror.repo_for_update(conn, up.repo_type, namespace, name)
+    found = await store_mirror.repos_for_update(conn, up.repo_type, namespace, name, up.upstream_id)
+    by_name = [r for r in found if (r["repo_type"], r["namespace"], r["name"]) == (up.repo_type, namespace, name)]
+    row = by_name[0] if by_name else None
     if row is not None and row["mirror"] != mirror:
         raise MirrorConflict(
             f"a {up.repo_type} {up.repo_id} that is not a copy from mirror {mirror!r} exists here; it is left alone"
         )
     if row is None:
         # Renamed upstream (same id, new name): the copy under the old name goes, the new name is created.
-        if (old := await store_mirror.repo_by_id_for_update(conn, up.upstream_id)) is not None:
+        if found:  # the one row left is the repo that has the id
+            old = found[0]
             if old["mirror"] != mirror:
                 raise MirrorConflict(f"the id {up.upstream_id} of {up.repo_id} is taken by a local repo")
             await delete_copy(conn, outbox, old["id"], old["repo_type"], f"{old['namespace']}/{old['name']}")
-        await store_mirror.ensure_account(conn, namespace)
         await store_mirror.insert_mirrored_repo(
             conn,
             repo_id=up.upstream_id,
@@ -213,7 +215,7 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
         )
         await store_mirror.clear_history(conn, local_id)
     await _write_history(conn, local_id, up)
-    await store_mirror.set_repo_fields(
+    await store_mirror.set_copy_fields(
         conn,
         local_id,
         {
@@ -228,9 +230,9 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
             "updated_at": up.modified_at or up.created_at,
             "sdk": up.sdk,
         },
-    )
-    await store_mirror.upsert_mirrored(
-        conn, repo_id=local_id, mirror=mirror, upstream_sha=up.sha, upstream_modified=up.last_modified
+        mirror=mirror,
+        upstream_sha=up.sha,
+        upstream_modified=up.last_modified,
     )
     if row is None:
         await outbox.add(
@@ -271,7 +273,6 @@ async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRep
     # A parent outside what was copied (a history longer than the cap) is cut: history ends there.
     commits = [
         (
-            repo_id,
             c.sha,
             c.parent if c.parent in up.commits else None,
             c.title,
@@ -281,18 +282,9 @@ async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRep
         )
         for c in up.commits.values()
     ]
-    await store_mirror.insert_commits(conn, commits)
-    regular = sorted({f.git_oid for files in up.trees.values() for f in files if f.sha256 is None})
-    learnt = await store_mirror.known_sha256(conn, regular) if regular else {}
-    rows = []
-    for sha, files in up.trees.items():
-        for f in files:
-            lfs = f.sha256 is not None
-            # An LFS file's git blob id is that of its pointer; a regular file's sha256 is learnt on first download.
-            content = f.sha256 if lfs else learnt.get(f.git_oid, "")
-            rows.append((repo_id, sha, f.path, f.size, content, f.git_oid, lfs, sha))
-    await store_files.insert_files(conn, rows)
-    await store_mirror.insert_refs(conn, [(repo_id, kind, name, target) for kind, name, target in up.refs])
+    # An LFS file's git blob id is that of its pointer; a regular file's sha256 is learnt on first download.
+    files = [(sha, f.path, f.size, f.sha256, f.git_oid) for sha, tree in up.trees.items() for f in tree]
+    await store_mirror.insert_history(conn, repo_id, commits, files, up.refs)
 
 
 async def delete_copy(conn: asyncpg.Connection, outbox: Outbox, local_id: str, repo_type: str, repo_id: str) -> None:
