@@ -118,8 +118,9 @@ async def sync_mirror(
     to_delete = [key for key in known if key in gone or (complete and key not in wanted)]
     for key in to_delete:
         async with pool.acquire() as conn, conn.transaction():
-            await delete_copy(conn, outbox, known[key]["id"], *key)
-        outcome.note("deleted", *key)
+            deleted = await delete_copy(conn, outbox, known[key]["id"], *key)
+        if deleted:
+            outcome.note("deleted", *key)
         done += 1
     await progress(total, total)
     return outcome
@@ -287,6 +288,11 @@ async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRep
     await store_mirror.insert_history(conn, repo_id, commits, files, up.refs)
 
 
-async def delete_copy(conn: asyncpg.Connection, outbox: Outbox, local_id: str, repo_type: str, repo_id: str) -> None:
-    await store_mirror.delete_repo(conn, local_id)
+async def delete_copy(conn: asyncpg.Connection, outbox: Outbox, local_id: str, repo_type: str, repo_id: str) -> bool:
+    """The copy goes, with its event, if it still has that name: a copy renamed in this sync keeps its id
+    under the new name, and must not go with the old one."""
+    namespace, name = repo_id.split("/", 1)
+    if not await store_mirror.delete_named_repo(conn, local_id, repo_type, namespace, name):
+        return False
     await outbox.add(conn, RepoDeleted(repo_type=repo_type, repo_id=repo_id))  # type: ignore[arg-type]
+    return True

@@ -268,8 +268,16 @@ async def learn_sha256(conn: asyncpg.Connection, repo_id: str, git_oid: str, sha
     )
 
 
-async def delete_repo(conn: asyncpg.Connection, repo_id: str) -> None:
-    await conn.execute("DELETE FROM repos WHERE id = $1", repo_id)
+async def delete_named_repo(conn: asyncpg.Connection, repo_id: str, repo_type: str, namespace: str, name: str) -> bool:
+    """The repo of that id goes if it still has that name; whether it went."""
+    deleted = await conn.fetchval(
+        "DELETE FROM repos WHERE id = $1 AND repo_type = $2 AND namespace = $3 AND name = $4 RETURNING true",
+        repo_id,
+        repo_type,
+        namespace,
+        name,
+    )
+    return bool(deleted)
 
 
 async def upstream_of(conn: Conn, mirror_name: str) -> tuple[str, str | None] | None:
