@@ -83,16 +83,18 @@ async def sync_mirror(
         outcome.reachable = False
         outcome.errors.append(str(exc))
         return outcome
-    total = len(wanted) + len(known)
+    total = len(wanted.keys() | known.keys())
     await progress(0, total)
     done = 0
     gone: set[tuple[str, str]] = set()
-    semaphore = asyncio.Semaphore(PARALLEL_REPOS)
     unreachable: list[UpstreamUnreachable] = []
+    queue = iter(wanted.items())
 
-    async def one(key: tuple[str, str], listed: Listed | None) -> None:
+    async def worker() -> None:
+        # PARALLEL_REPOS workers take the repos in turn (not a task per repo: 100,000 of them cost memory
+        # and scheduling for nothing, and most are unchanged in an incremental sync).
         nonlocal done
-        async with semaphore:
+        for key, listed in queue:
             if unreachable:
                 return
             try:
@@ -109,7 +111,7 @@ async def sync_mirror(
             if done % 50 == 0:
                 await progress(done, total)
 
-    await asyncio.gather(*(one(key, listed) for key, listed in wanted.items()))
+    await asyncio.gather(*(worker() for _ in range(PARALLEL_REPOS)))
     if unreachable:
         outcome.reachable = False
         outcome.errors.insert(0, str(unreachable[0]))
