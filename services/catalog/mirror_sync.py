@@ -185,6 +185,20 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
     found = await store_mirror.repos_for_update(conn, up.repo_type, namespace, name, up.upstream_id)
     by_name = [r for r in found if (r["repo_type"], r["namespace"], r["name"]) == (up.repo_type, namespace, name)]
     row = by_name[0] if by_name else None
+    fields = store_mirror.CopyFields(
+        head_sha=up.sha,
+        private=up.private,
+        gated=up.gated,
+        card_data=up.card_data,
+        tags=up.tags,
+        likes=up.likes,
+        downloads=up.downloads,
+        created_at=up.created_at or up.modified_at,
+        updated_at=up.modified_at or up.created_at,
+        sdk=up.sdk,
+        upstream_sha=up.sha,
+        upstream_modified=up.last_modified,
+    )
     if row is not None and row["mirror"] != mirror:
         raise MirrorConflict(
             f"a {up.repo_type} {up.repo_id} that is not a copy from mirror {mirror!r} exists here; it is left alone"
@@ -196,18 +210,18 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
             if old["mirror"] != mirror:
                 raise MirrorConflict(f"the id {up.upstream_id} of {up.repo_id} is taken by a local repo")
             await delete_copy(conn, outbox, old["id"], old["repo_type"], f"{old['namespace']}/{old['name']}")
+        # The whole row at once (with the account it needs and its bookkeeping): no UPDATE of a fresh row,
+        # which would add a second entry to each of the repos table's many indexes.
         await store_mirror.insert_mirrored_repo(
             conn,
             repo_id=up.upstream_id,
             repo_type=up.repo_type,
             namespace=namespace,
             name=name,
-            author=namespace,
             mirror=mirror,
+            fields=fields,
         )
-        old_refs: dict[str, str] = {}
-        old_main: dict[str, tuple[int, str]] = {}
-        local_id = up.upstream_id
+        await _write_history(conn, up.upstream_id, up)
     else:
         local_id = row["id"]
         old_refs = {FULL_REF[r["kind"]] + r["name"]: r["target"] for r in await store_files.refs(conn, local_id)}
@@ -217,26 +231,8 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
             else {}
         )
         await store_mirror.clear_history(conn, local_id)
-    await _write_history(conn, local_id, up)
-    await store_mirror.set_copy_fields(
-        conn,
-        local_id,
-        {
-            "head_sha": up.sha,
-            "private": up.private,
-            "gated": up.gated,
-            "card_data": up.card_data,
-            "tags": up.tags,
-            "likes": up.likes,
-            "downloads": up.downloads,
-            "created_at": up.created_at or up.modified_at,
-            "updated_at": up.modified_at or up.created_at,
-            "sdk": up.sdk,
-        },
-        mirror=mirror,
-        upstream_sha=up.sha,
-        upstream_modified=up.last_modified,
-    )
+        await _write_history(conn, local_id, up)
+        await store_mirror.set_copy_fields(conn, local_id, mirror=mirror, fields=fields)
     if row is None:
         await outbox.add(
             conn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -144,22 +145,52 @@ async def repos_for_update(
     )
 
 
+@dataclass(frozen=True)
+class CopyFields:
+    """A copied repo's fields as the upstream shows them, and what was copied (compared at the next sync)."""
+
+    head_sha: str
+    private: bool
+    gated: str
+    card_data: dict[str, Any] | None
+    tags: list[str]
+    likes: int
+    downloads: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    sdk: str | None
+    upstream_sha: str
+    upstream_modified: str
+
+    def args(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+
+# $1 is the repo id, $2 the mirror; then CopyFields in order.
+_FIELDS = "$3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($11, now()), $12"
+
+
 async def insert_mirrored_repo(
-    conn: asyncpg.Connection, *, repo_id: str, repo_type: str, namespace: str, name: str, author: str, mirror: str
-) -> None:
-    """The repo row, and its namespace as a plain user account if none holds that name yet (one statement)."""
+    conn: asyncpg.Connection, *, repo_id: str, repo_type: str, namespace: str, name: str, mirror: str,
+    fields: CopyFields,
+) -> None:  # fmt: skip
+    """The repo row with its fields, its namespace as a plain user account if none holds that name yet, and
+    what was copied: one statement."""
     await conn.execute(
-        """WITH account AS (
-               INSERT INTO accounts (name, kind, fullname) VALUES ($3, 'user', '') ON CONFLICT (name) DO NOTHING
+        f"""WITH account AS (
+               INSERT INTO accounts (name, kind, fullname) VALUES ($15, 'user', '') ON CONFLICT (name) DO NOTHING
+           ), repo AS (
+               INSERT INTO repos (id, mirror, head_sha, private, gated, card_data, tags, likes, downloads,
+                   created_at, updated_at, sdk, repo_type, namespace, name, author)
+               VALUES ($1, $2, {_FIELDS}, $17, $15, $16, $15)
            )
-           INSERT INTO repos (id, repo_type, namespace, name, private, author, mirror)
-           VALUES ($1, $2, $3, $4, false, $5, $6)""",
+           INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $2, $13, $14)""",
         repo_id,
-        repo_type,
+        mirror,
+        *fields.args(),
         namespace,
         name,
-        author,
-        mirror,
+        repo_type,
     )
 
 
@@ -170,34 +201,20 @@ async def clear_history(conn: asyncpg.Connection, repo_id: str) -> None:
     )
 
 
-async def set_copy_fields(
-    conn: asyncpg.Connection, repo_id: str, fields: dict[str, Any], *, mirror: str, upstream_sha: str,
-    upstream_modified: str,
-) -> None:  # fmt: skip
-    """The repo's fields as the upstream shows them, and what was copied (to compare next time): one statement."""
+async def set_copy_fields(conn: asyncpg.Connection, repo_id: str, *, mirror: str, fields: CopyFields) -> None:
+    """A copy's fields as the upstream shows them now, and what was copied: one statement."""
     await conn.execute(
-        """WITH changed AS (
-               UPDATE repos SET head_sha = $2, private = $3, gated = $4, card_data = $5, tags = $6, likes = $7,
-                   downloads = $8, created_at = $9, updated_at = $10, sdk = $11
+        f"""WITH changed AS (
+               UPDATE repos SET (head_sha, private, gated, card_data, tags, likes, downloads, created_at,
+                   updated_at, sdk) = ({_FIELDS})
                WHERE id = $1
            )
-           INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $12, $13, $14)
+           INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $2, $13, $14)
            ON CONFLICT (repo_id) DO UPDATE SET upstream_sha = EXCLUDED.upstream_sha,
                upstream_modified = EXCLUDED.upstream_modified, synced_at = now()""",
         repo_id,
-        fields["head_sha"],
-        fields["private"],
-        fields["gated"],
-        fields["card_data"],
-        fields["tags"],
-        fields["likes"],
-        fields["downloads"],
-        fields["created_at"],
-        fields["updated_at"],
-        fields["sdk"],
         mirror,
-        upstream_sha,
-        upstream_modified,
+        *fields.args(),
     )
 
 
