@@ -21,7 +21,7 @@ from bench.events.report import num, verdict
 from bench.mirror.load import add_big_file_repo, authors, change_some, load_upstream, write_big_file
 from bench.running import add_database_options, check_database_url, run_command, say
 from services.catalog import store_mirror
-from services.catalog.mirror_sync import PARALLEL_REPOS, sync_mirror
+from services.catalog.mirror_sync import PARALLEL_REPOS, Progress, sync_mirror
 from services.catalog.mirror_upstream import Upstream
 from services.registry import definition
 from services.runtime.migrations import migrated_pool
@@ -94,24 +94,39 @@ class Report:
         return "\n".join(lines)
 
 
-async def _progress(done: int, total: int) -> None:
-    if done and total and done % 10_000 == 0:
-        say(f"  {done:,}/{total:,}")
+PROGRESS_EVERY = 10_000
+
+
+def _progress(phase: str) -> Progress:
+    """Every 10,000 repos: how far the phase is, its rate so far and the time it still needs at that rate."""
+    started = time.perf_counter()
+
+    async def show(done: int, total: int) -> None:
+        if done and total and done % PROGRESS_EVERY == 0 and done < total:
+            rate = done / (time.perf_counter() - started)
+            say(f"  {phase}: {done:,}/{total:,} repos, {rate:,.0f}/s, ~{(total - done) / rate:,.0f} s to go")
+
+    return show
 
 
 async def _fetch_only(upstream: Upstream) -> None:
     """The baseline: every call a full sync makes to the upstream, as many at once, nothing written."""
-    semaphore = asyncio.Semaphore(PARALLEL_REPOS)
-
-    async def one(repo_id: str) -> None:
-        async with semaphore:
-            info = await upstream.info("dataset", repo_id)
-            await upstream.repo("dataset", repo_id, info)
-
     ids = []
     for author in authors():
         ids += [item.repo_id async for item in upstream.listing("dataset", {"author": author})]
-    await asyncio.gather(*(one(i) for i in ids))
+    queue = iter(ids)
+    progress = _progress("fetch only")
+    done = 0
+
+    async def worker() -> None:  # as sync_mirror's workers take the repos
+        nonlocal done
+        for repo_id in queue:
+            info = await upstream.info("dataset", repo_id)
+            await upstream.repo("dataset", repo_id, info)
+            done += 1
+            await progress(done, len(ids))
+
+    await asyncio.gather(*(worker() for _ in range(PARALLEL_REPOS)))
 
 
 async def _download(session: aiohttp.ClientSession, url: str) -> float:
@@ -168,26 +183,33 @@ async def run(args: argparse.Namespace) -> Report:
         session = await stack.enter_async_context(aiohttp.ClientSession())
         upstream = Upstream(session, up_url, None)
         for repeat in range(1, args.repeats + 1):
+            repeat_started = time.perf_counter()
             say(f"repeat {repeat}/{args.repeats}: baseline (fetch only)")
             started = time.perf_counter()
             await _fetch_only(upstream)
             report.fetch_only_s.append(time.perf_counter() - started)
+            say(f"  fetch only: {report.fetch_only_s[-1]:,.1f} s, {args.repos / report.fetch_only_s[-1]:,.0f} repos/s")
             async with pool.acquire() as conn:
                 await store_mirror.forget_copies(conn, MIRROR)
             say(f"repeat {repeat}/{args.repeats}: full sync")
             mirror = await store_mirror.mirror(pool, MIRROR)
             started = time.perf_counter()
-            outcome = await sync_mirror(pool, outbox, mirror, upstream, _progress)
+            outcome = await sync_mirror(pool, outbox, mirror, upstream, _progress("full sync"))
             report.full_s.append(time.perf_counter() - started)
             if not outcome.ok:
                 raise RuntimeError(f"the full sync failed: {outcome.error_text()}")
+            say(f"  full sync: {report.full_s[-1]:,.1f} s, {args.repos / report.full_s[-1]:,.0f} repos/s")
             report.changed = await change_some(up_pool, args.changed)
             say(f"repeat {repeat}/{args.repeats}: incremental sync ({report.changed:,} changed)")
             started = time.perf_counter()
-            outcome = await sync_mirror(pool, outbox, mirror, upstream, _progress)
+            outcome = await sync_mirror(pool, outbox, mirror, upstream, _progress("incremental"))
             report.incremental_s.append(time.perf_counter() - started)
             if outcome.counts["updated"] != report.changed:
                 raise RuntimeError(f"the incremental sync updated {outcome.counts}, not the {report.changed} changed")
+            took = time.perf_counter() - repeat_started
+            more = args.repeats - repeat
+            left = f", ~{took * more / 60:,.0f} min of repeats left" if more else ""
+            say(f"  incremental: {report.incremental_s[-1]:,.2f} s; this repeat took {took:,.0f} s{left}")
         if big is not None:
             await _files(report, stack, here_db, home, big, session)
     return report

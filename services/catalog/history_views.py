@@ -15,7 +15,7 @@ from services.catalog.errors import catalog_error
 from services.catalog.gitfiles import clean_folder, lfs_pointer
 from services.catalog.params import QueryBool
 from services.catalog.responses import absent
-from services.catalog.revisions import resolve, split_rev_and_path
+from services.catalog.revisions import resolve, split_ref, split_rev_and_path
 from services.catalog.tree import TreeItem, file_item, folder_item, listing
 from services.runtime.http import iso_utc, json_response, read_json
 from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
@@ -143,9 +143,15 @@ async def list_refs(request: web.Request) -> web.Response:
 async def list_commits(request: web.Request) -> web.Response:
     repo = await readable_repo(request)
     pool = request.app[POOL]
-    rev = await resolve(pool, repo["id"], request.match_info["rev"])
+    rev_text = request.match_info["rev"]
     offset = _cursor(request)
-    rows = await store_files.history(pool, repo["id"], rev.sha, offset=offset, limit=COMMITS_PAGE + 1)
+    kind, name = split_ref(rev_text)
+    rows = []
+    if kind in (None, "branch"):  # a name is a branch first (as `resolve` reads it): tried in the same query
+        rows = await store_files.history(pool, repo["id"], name, offset=offset, limit=COMMITS_PAGE + 1, branch=True)
+    if not rows:  # not a branch, or past the end: resolved the long way (a 404 for what names nothing)
+        rev = await resolve(pool, repo["id"], rev_text)
+        rows = await store_files.history(pool, repo["id"], rev.sha, offset=offset, limit=COMMITS_PAGE + 1)
     formatted = "formatted" in request.query.getall("expand[]", [])
     items = []
     for row in rows[:COMMITS_PAGE]:
@@ -228,12 +234,18 @@ async def revision_fields(request: web.Request, repo: asyncpg.Record) -> dict[st
     """`sha` and `siblings` of repo info, at `/revision/{rev}` or main (with sizes and LFS when blobs=true)."""
     pool = request.app[POOL]
     rev_text = request.match_info.get("rev")
-    if rev_text is None and await store_files.ref_target(pool, repo["id"], "branch", "main") is None:
-        return {"sha": repo["head_sha"], "siblings": []}  # a repo from before files existed
-    rev = await resolve(pool, repo["id"], rev_text or "main")
+    if rev_text is None:
+        # The common read (info at main, a mirror's first call per repo): main's commit and files in one query.
+        at_main = await store_files.branch_files(pool, repo["id"], "main")
+        if at_main is None:
+            return {"sha": repo["head_sha"], "siblings": []}  # a repo from before files existed
+        sha, rows = at_main
+    else:
+        sha = (await resolve(pool, repo["id"], rev_text)).sha
+        rows = await store_files.files(pool, repo["id"], sha)
     blobs = true_param(request, "blobs")
     siblings = []
-    for row in await store_files.files(pool, repo["id"], rev.sha):
+    for row in rows:
         sibling: dict[str, Any] = {"rfilename": row["path"]}
         if blobs:
             sibling |= {"size": row["size"], "blobId": row["git_oid"]}
@@ -241,4 +253,4 @@ async def revision_fields(request: web.Request, repo: asyncpg.Record) -> dict[st
                 pointer = len(lfs_pointer(row["sha256"], row["size"]))
                 sibling["lfs"] = {"size": row["size"], "sha256": row["sha256"], "pointerSize": pointer}
         siblings.append(sibling)
-    return {"sha": rev.sha, "siblings": siblings}
+    return {"sha": sha, "siblings": siblings}

@@ -86,16 +86,18 @@ async def sync_mirror(
         outcome.reachable = False
         outcome.errors.append(str(exc))
         return outcome
-    total = len(wanted) + len(known)
+    total = len(wanted.keys() | known.keys())
     await progress(0, total)
     done = 0
     gone: set[tuple[str, str]] = set()
-    semaphore = asyncio.Semaphore(PARALLEL_REPOS)
     unreachable: list[UpstreamUnreachable] = []
+    queue = iter(wanted.items())
 
-    async def one(key: tuple[str, str], listed: Listed | None) -> None:
+    async def worker() -> None:
+        # PARALLEL_REPOS workers take the repos in turn (not a task per repo: 100,000 of them cost memory
+        # and scheduling for nothing, and most are unchanged in an incremental sync).
         nonlocal done
-        async with semaphore:
+        for key, listed in queue:
             if unreachable:
                 return
             try:
@@ -112,7 +114,7 @@ async def sync_mirror(
             if done % 50 == 0:
                 await progress(done, total)
 
-    await asyncio.gather(*(one(key, listed) for key, listed in wanted.items()))
+    await asyncio.gather(*(worker() for _ in range(PARALLEL_REPOS)))
     if unreachable:
         outcome.reachable = False
         outcome.errors.insert(0, str(unreachable[0]))
@@ -121,8 +123,9 @@ async def sync_mirror(
     to_delete = [key for key in known if key in gone or (complete and key not in wanted)]
     for key in to_delete:
         async with pool.acquire() as conn, conn.transaction():
-            await delete_copy(conn, outbox, known[key]["id"], *key)
-        outcome.note("deleted", *key)
+            deleted = await delete_copy(conn, outbox, known[key]["id"], *key)
+        if deleted:
+            outcome.note("deleted", *key)
         done += 1
     await copy_collections(pool, mirror, upstream, outcome)
     await progress(total, total)
@@ -183,30 +186,46 @@ def _same(known: asyncpg.Record, sha: object, modified: object) -> bool:
 async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: UpstreamRepo) -> str:
     """Write one repo's new state in the caller's transaction, with its event; "created" or "updated"."""
     namespace, name = up.repo_id.split("/", 1)
-    row = await store_mirror.repo_for_update(conn, up.repo_type, namespace, name)
+    found = await store_mirror.repos_for_update(conn, up.repo_type, namespace, name, up.upstream_id)
+    by_name = [r for r in found if (r["repo_type"], r["namespace"], r["name"]) == (up.repo_type, namespace, name)]
+    row = by_name[0] if by_name else None
+    fields = store_mirror.CopyFields(
+        head_sha=up.sha,
+        private=up.private,
+        gated=up.gated,
+        card_data=up.card_data,
+        tags=up.tags,
+        likes=up.likes,
+        downloads=up.downloads,
+        created_at=up.created_at or up.modified_at,
+        updated_at=up.modified_at or up.created_at,
+        sdk=up.sdk,
+        upstream_sha=up.sha,
+        upstream_modified=up.last_modified,
+    )
     if row is not None and row["mirror"] != mirror:
         raise MirrorConflict(
             f"a {up.repo_type} {up.repo_id} that is not a copy from mirror {mirror!r} exists here; it is left alone"
         )
     if row is None:
         # Renamed upstream (same id, new name): the copy under the old name goes, the new name is created.
-        if (old := await store_mirror.repo_by_id_for_update(conn, up.upstream_id)) is not None:
+        if found:  # the one row left is the repo that has the id
+            old = found[0]
             if old["mirror"] != mirror:
                 raise MirrorConflict(f"the id {up.upstream_id} of {up.repo_id} is taken by a local repo")
             await delete_copy(conn, outbox, old["id"], old["repo_type"], f"{old['namespace']}/{old['name']}")
-        await store_mirror.ensure_account(conn, namespace)
+        # The whole row at once (with the account it needs and its bookkeeping): no UPDATE of a fresh row,
+        # which would add a second entry to each of the repos table's many indexes.
         await store_mirror.insert_mirrored_repo(
             conn,
             repo_id=up.upstream_id,
             repo_type=up.repo_type,
             namespace=namespace,
             name=name,
-            author=namespace,
             mirror=mirror,
+            fields=fields,
         )
-        old_refs: dict[str, str] = {}
-        old_main: dict[str, tuple[int, str]] = {}
-        local_id = up.upstream_id
+        await _write_history(conn, up.upstream_id, up)
     else:
         local_id = row["id"]
         old_refs = {FULL_REF[r["kind"]] + r["name"]: r["target"] for r in await store_files.refs(conn, local_id)}
@@ -216,26 +235,8 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
             else {}
         )
         await store_mirror.clear_history(conn, local_id)
-    await _write_history(conn, local_id, up)
-    await store_mirror.set_repo_fields(
-        conn,
-        local_id,
-        {
-            "head_sha": up.sha,
-            "private": up.private,
-            "gated": up.gated,
-            "card_data": up.card_data,
-            "tags": up.tags,
-            "likes": up.likes,
-            "downloads": up.downloads,
-            "created_at": up.created_at or up.modified_at,
-            "updated_at": up.modified_at or up.created_at,
-            "sdk": up.sdk,
-        },
-    )
-    await store_mirror.upsert_mirrored(
-        conn, repo_id=local_id, mirror=mirror, upstream_sha=up.sha, upstream_modified=up.last_modified
-    )
+        await _write_history(conn, local_id, up)
+        await store_mirror.set_copy_fields(conn, local_id, mirror=mirror, fields=fields)
     if row is None:
         await outbox.add(
             conn,
@@ -275,7 +276,6 @@ async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRep
     # A parent outside what was copied (a history longer than the cap) is cut: history ends there.
     commits = [
         (
-            repo_id,
             c.sha,
             c.parent if c.parent in up.commits else None,
             c.title,
@@ -285,20 +285,16 @@ async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRep
         )
         for c in up.commits.values()
     ]
-    await store_mirror.insert_commits(conn, commits)
-    regular = sorted({f.git_oid for files in up.trees.values() for f in files if f.sha256 is None})
-    learnt = await store_mirror.known_sha256(conn, regular) if regular else {}
-    rows = []
-    for sha, files in up.trees.items():
-        for f in files:
-            lfs = f.sha256 is not None
-            # An LFS file's git blob id is that of its pointer; a regular file's sha256 is learnt on first download.
-            content = f.sha256 if lfs else learnt.get(f.git_oid, "")
-            rows.append((repo_id, sha, f.path, f.size, content, f.git_oid, lfs, sha))
-    await store_files.insert_files(conn, rows)
-    await store_mirror.insert_refs(conn, [(repo_id, kind, name, target) for kind, name, target in up.refs])
+    # An LFS file's git blob id is that of its pointer; a regular file's sha256 is learnt on first download.
+    files = [(sha, f.path, f.size, f.sha256, f.git_oid) for sha, tree in up.trees.items() for f in tree]
+    await store_mirror.insert_history(conn, repo_id, commits, files, up.refs)
 
 
-async def delete_copy(conn: asyncpg.Connection, outbox: Outbox, local_id: str, repo_type: str, repo_id: str) -> None:
-    await store_mirror.delete_repo(conn, local_id)
+async def delete_copy(conn: asyncpg.Connection, outbox: Outbox, local_id: str, repo_type: str, repo_id: str) -> bool:
+    """The copy goes, with its event, if it still has that name: a copy renamed in this sync keeps its id
+    under the new name, and must not go with the old one."""
+    namespace, name = repo_id.split("/", 1)
+    if not await store_mirror.delete_named_repo(conn, local_id, repo_type, namespace, name):
+        return False
     await outbox.add(conn, RepoDeleted(repo_type=repo_type, repo_id=repo_id))  # type: ignore[arg-type]
+    return True

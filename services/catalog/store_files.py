@@ -21,6 +21,20 @@ async def ref_target(conn: Conn, repo_id: str, kind: str, name: str) -> str | No
     )
 
 
+async def branch_files(conn: Conn, repo_id: str, branch: str) -> tuple[str, list[Record]] | None:
+    """The commit a branch points at and its files in path order, in one query; None without that branch."""
+    rows = await conn.fetch(
+        """SELECT r.target, f.path, f.size, f.sha256, f.git_oid, f.lfs FROM refs r
+           LEFT JOIN commit_files f ON f.repo_id = r.repo_id AND f.commit_sha = r.target
+           WHERE r.repo_id = $1 AND r.kind = 'branch' AND r.name = $2 ORDER BY f.path""",
+        repo_id,
+        branch,
+    )
+    if not rows:
+        return None
+    return rows[0]["target"], [r for r in rows if r["path"] is not None]
+
+
 async def refs(conn: Conn, repo_id: str) -> list[Record]:
     return await conn.fetch("SELECT kind, name, target FROM refs WHERE repo_id = $1 ORDER BY kind, name", repo_id)
 
@@ -92,11 +106,18 @@ async def insert_commit(
     )
 
 
-async def history(conn: Conn, repo_id: str, sha: str, *, offset: int, limit: int) -> list[Record]:
-    """Commits reachable from `sha` by parent links, newest first."""
+_START_AT_COMMIT = "c.sha = $2"
+# A branch's history without resolving the branch first: one round trip for the commonest listing.
+_START_AT_BRANCH = "c.sha = (SELECT target FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2)"
+
+
+async def history(conn: Conn, repo_id: str, sha: str, *, offset: int, limit: int, branch: bool = False) -> list[Record]:
+    """Commits reachable from `sha` by parent links, newest first; from the commit the branch `sha` names
+    if `branch` (none when there is no such branch)."""
+    start = _START_AT_BRANCH if branch else _START_AT_COMMIT
     return await conn.fetch(
-        """WITH RECURSIVE chain AS (
-               SELECT c.*, 0 AS depth FROM commits c WHERE c.repo_id = $1 AND c.sha = $2
+        f"""WITH RECURSIVE chain AS (
+               SELECT c.*, 0 AS depth FROM commits c WHERE c.repo_id = $1 AND {start}
                UNION ALL
                SELECT c.*, chain.depth + 1 FROM commits c
                JOIN chain ON c.repo_id = chain.repo_id AND c.sha = chain.parent_sha

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -130,67 +131,128 @@ async def mirrored(conn: Conn, mirror_name: str) -> list[Record]:
     )
 
 
-async def repo_for_update(conn: asyncpg.Connection, repo_type: str, namespace: str, name: str) -> Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM repos WHERE repo_type = $1 AND namespace = $2 AND name = $3 FOR UPDATE",
+async def repos_for_update(
+    conn: asyncpg.Connection, repo_type: str, namespace: str, name: str, repo_id: str
+) -> list[Record]:
+    """Locked, in one query: the repo of that name and the repo of that id (the same row, two, or none)."""
+    return await conn.fetch(
+        """SELECT * FROM repos WHERE (repo_type = $1 AND namespace = $2 AND name = $3) OR id = $4
+           ORDER BY id FOR UPDATE""",
         repo_type,
         namespace,
         name,
+        repo_id,
     )
 
 
-async def repo_by_id_for_update(conn: asyncpg.Connection, repo_id: str) -> Record | None:
-    return await conn.fetchrow("SELECT * FROM repos WHERE id = $1 FOR UPDATE", repo_id)
+@dataclass(frozen=True)
+class CopyFields:
+    """A copied repo's fields as the upstream shows them, and what was copied (compared at the next sync)."""
+
+    head_sha: str
+    private: bool
+    gated: str
+    card_data: dict[str, Any] | None
+    tags: list[str]
+    likes: int
+    downloads: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    sdk: str | None
+    upstream_sha: str
+    upstream_modified: str
+
+    def args(self) -> tuple[Any, ...]:
+        return astuple(self)
 
 
-async def ensure_account(conn: asyncpg.Connection, name: str) -> None:
-    await conn.execute(
-        "INSERT INTO accounts (name, kind, fullname) VALUES ($1, 'user', '') ON CONFLICT (name) DO NOTHING", name
-    )
+# $1 is the repo id, $2 the mirror; then CopyFields in order.
+_FIELDS = "$3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($11, now()), $12"
 
 
 async def insert_mirrored_repo(
-    conn: asyncpg.Connection, *, repo_id: str, repo_type: str, namespace: str, name: str, author: str, mirror: str
-) -> None:
+    conn: asyncpg.Connection, *, repo_id: str, repo_type: str, namespace: str, name: str, mirror: str,
+    fields: CopyFields,
+) -> None:  # fmt: skip
+    """The repo row with its fields, its namespace as a plain user account if none holds that name yet, and
+    what was copied: one statement."""
     await conn.execute(
-        """INSERT INTO repos (id, repo_type, namespace, name, private, author, mirror)
-           VALUES ($1, $2, $3, $4, false, $5, $6)""",
+        f"""WITH account AS (
+               INSERT INTO accounts (name, kind, fullname) VALUES ($15, 'user', '') ON CONFLICT (name) DO NOTHING
+           ), repo AS (
+               INSERT INTO repos (id, mirror, head_sha, private, gated, card_data, tags, likes, downloads,
+                   created_at, updated_at, sdk, repo_type, namespace, name, author)
+               VALUES ($1, $2, {_FIELDS}, $17, $15, $16, $15)
+           )
+           INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $2, $13, $14)""",
         repo_id,
-        repo_type,
+        mirror,
+        *fields.args(),
         namespace,
         name,
-        author,
-        mirror,
+        repo_type,
     )
 
 
 async def clear_history(conn: asyncpg.Connection, repo_id: str) -> None:
     """A repo's refs, commits and file lists go (its files with its commits), to be written again."""
-    await conn.execute("DELETE FROM refs WHERE repo_id = $1", repo_id)
-    await conn.execute("DELETE FROM commits WHERE repo_id = $1", repo_id)
-
-
-async def set_repo_fields(conn: asyncpg.Connection, repo_id: str, fields: dict[str, Any]) -> None:
     await conn.execute(
-        """UPDATE repos SET head_sha = $2, private = $3, gated = $4, card_data = $5, tags = $6, likes = $7,
-               downloads = $8, created_at = $9, updated_at = $10, sdk = $11
-           WHERE id = $1""",
+        "WITH gone AS (DELETE FROM refs WHERE repo_id = $1) DELETE FROM commits WHERE repo_id = $1", repo_id
+    )
+
+
+async def set_copy_fields(conn: asyncpg.Connection, repo_id: str, *, mirror: str, fields: CopyFields) -> None:
+    """A copy's fields as the upstream shows them now, and what was copied: one statement."""
+    await conn.execute(
+        f"""WITH changed AS (
+               UPDATE repos SET (head_sha, private, gated, card_data, tags, likes, downloads, created_at,
+                   updated_at, sdk) = ({_FIELDS})
+               WHERE id = $1
+           )
+           INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $2, $13, $14)
+           ON CONFLICT (repo_id) DO UPDATE SET upstream_sha = EXCLUDED.upstream_sha,
+               upstream_modified = EXCLUDED.upstream_modified, synced_at = now()""",
         repo_id,
-        fields["head_sha"],
-        fields["private"],
-        fields["gated"],
-        fields["card_data"],
-        fields["tags"],
-        fields["likes"],
-        fields["downloads"],
-        fields["created_at"],
-        fields["updated_at"],
-        fields["sdk"],
+        mirror,
+        *fields.args(),
+    )
+
+
+async def insert_history(
+    conn: asyncpg.Connection,
+    repo_id: str,
+    commits: list[tuple[str, str | None, str, str, str, datetime | None]],
+    files: list[tuple[str, str, int, str | None, str]],
+    refs: list[tuple[str, str, str]],
+) -> None:
+    """One copied repo's commits (sha, parent, title, message, author, date), files at each ref's commit
+    (commit, path, size, LFS sha256 or None, git blob id) and refs (kind, name, target): one statement, one round
+    trip, however long the lists. A regular file's sha256 is the one learnt from an earlier download, if any."""
+    c = list(zip(*commits, strict=True)) or [[]] * 6
+    f = list(zip(*files, strict=True)) or [[]] * 5
+    r = list(zip(*refs, strict=True)) or [[]] * 3
+    await conn.execute(
+        """WITH copied_commits AS (
+               INSERT INTO commits (repo_id, sha, parent_sha, title, message, author, created_at)
+               SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+           ), copied_refs AS (
+               INSERT INTO refs (repo_id, kind, name, target)
+               SELECT $1, * FROM unnest($8::text[], $9::text[], $10::text[])
+           )
+           INSERT INTO commit_files (repo_id, commit_sha, path, size, sha256, git_oid, lfs, last_commit)
+           SELECT $1, f.sha, f.path, f.size, coalesce(f.sha256, b.sha256, ''), f.git_oid, f.sha256 IS NOT NULL, f.sha
+           FROM unnest($11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[])
+               AS f (sha, path, size, sha256, git_oid)
+           LEFT JOIN mirror_blob_ids b ON f.sha256 IS NULL AND b.git_oid = f.git_oid""",
+        repo_id,
+        *c,
+        *r,
+        *f,
     )
 
 
 async def insert_commits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Rows of (repo_id, sha, parent_sha, title, message, author, created_at)."""
+    """Rows of (repo_id, sha, parent_sha, title, message, author, created_at) (bulk loads: COPY)."""
     if rows:
         await conn.copy_records_to_table(
             "commits",
@@ -200,7 +262,7 @@ async def insert_commits(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) 
 
 
 async def insert_refs(conn: asyncpg.Connection, rows: list[tuple[str, str, str, str]]) -> None:
-    """Rows of (repo_id, kind, name, target)."""
+    """Rows of (repo_id, kind, name, target) (bulk loads: COPY)."""
     if rows:
         await conn.copy_records_to_table("refs", records=rows, columns=("repo_id", "kind", "name", "target"))
 
@@ -223,22 +285,16 @@ async def learn_sha256(conn: asyncpg.Connection, repo_id: str, git_oid: str, sha
     )
 
 
-async def upsert_mirrored(
-    conn: asyncpg.Connection, *, repo_id: str, mirror: str, upstream_sha: str | None, upstream_modified: str | None
-) -> None:
-    await conn.execute(
-        """INSERT INTO mirrored_repos (repo_id, mirror, upstream_sha, upstream_modified) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (repo_id) DO UPDATE SET upstream_sha = EXCLUDED.upstream_sha,
-               upstream_modified = EXCLUDED.upstream_modified, synced_at = now()""",
+async def delete_named_repo(conn: asyncpg.Connection, repo_id: str, repo_type: str, namespace: str, name: str) -> bool:
+    """The repo of that id goes if it still has that name; whether it went."""
+    deleted = await conn.fetchval(
+        "DELETE FROM repos WHERE id = $1 AND repo_type = $2 AND namespace = $3 AND name = $4 RETURNING true",
         repo_id,
-        mirror,
-        upstream_sha,
-        upstream_modified,
+        repo_type,
+        namespace,
+        name,
     )
-
-
-async def delete_repo(conn: asyncpg.Connection, repo_id: str) -> None:
-    await conn.execute("DELETE FROM repos WHERE id = $1", repo_id)
+    return bool(deleted)
 
 
 async def upstream_of(conn: Conn, mirror_name: str) -> tuple[str, str | None] | None:

@@ -360,3 +360,37 @@ async def test_a_malformed_or_truncated_collection_fails_alone_and_is_never_half
     assert fifth.code == 0, fifth.err
     assert "collections: 0 created, 0 updated, 1 deleted, 1 unchanged, 0 failed" in fifth.out
     assert (await _items(catalog, bad))[0] == 404
+
+
+async def test_a_repo_renamed_upstream_is_moved_and_a_known_blob_keeps_its_sha256(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    """Renamed upstream (same id, new name): the copy moves to the new name, keeping the id. A regular file whose
+    content was downloaded before is copied with its sha256 already known (the blob store's key)."""
+    fake_hub.repos = {
+        "bob/old": {"_id": GOOD_ID, "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": {"a.txt": b"A"}}
+    }
+    assert (await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob")).code == 0
+    assert (await hubstream("mirror", "sync", "fake", "--wait")).code == 0
+    fake_hub.bodies = {f"/datasets/bob/old/resolve/{SHA1}/a.txt": b"A"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{catalog.url}/datasets/bob/old/resolve/main/a.txt") as response,
+    ):
+        assert await response.read() == b"A"
+
+    fake_hub.repos = {
+        "bob/new": {"_id": GOOD_ID, "sha": SHA2, "modified": "2026-02-01T00:00:00.000Z", "files": {"a.txt": b"A"}}
+    }
+    moved: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert moved.code == 0, moved.err
+    assert (await _info(catalog, "bob/old"))[0] in (307, 404)
+    status, new = await _info(catalog, "bob/new")
+    assert status == 200, new
+    assert (new["_id"], new["sha"]) == (GOOD_ID, SHA2)
+    deleted = [e["repo_id"] for e in await catalog.events("hubstream.catalog.repo.deleted.v1")]
+    assert deleted == ["bob/old"]  # once, by the move; the copy under the new name is not deleted after it
+    stored = await catalog.pool.fetchval(
+        "SELECT sha256 FROM commit_files WHERE repo_id = $1 AND commit_sha = $2 AND path = 'a.txt'", GOOD_ID, SHA2
+    )
+    assert stored == hashlib.sha256(b"A").hexdigest()
