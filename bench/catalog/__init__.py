@@ -22,8 +22,9 @@ Then the transfer phase (`--transfer-mb`, 1024 by default; 0 skips it): `--repea
 file with `shutil.copyfile` (the baseline), its upload through the catalog as huggingface_hub sends an LFS file
 (preupload, LFS batch, PUT to the signed URL, NDJSON commit) and its download through `resolve`, all on one disk;
 the catalog's RSS is sampled during each transfer (start and peak: the goal is flat) and its CPU time taken (a
-figure that, unlike the rates, other load on the machine does not skew). Goal: upload and download at least
-half the copy's rate (medians). transfer.py says which client path is timed and why.
+figure that, unlike the rates, other load on the machine does not skew), and so is this process's own, the
+client's (a download costs the catalog little: sendfile; its rate is mostly the client's). Goal: upload and
+download at least half the copy's rate (medians). transfer.py says which client path is timed and why.
 
 Modules: cli (arguments, the run), load (the synthetic repos and COPY), scenarios (what each phase asks and
 its baseline SELECT), measure (timing), transfer (the transfer phase) and report (the printed table).

@@ -115,8 +115,7 @@ def _render_transfer(t: TransferFigures) -> list[str]:
         lines.append(f"{path:<10} {_median_spread(rates):>22} {num(ratios[path] * 100, 0) + ' %':>14}")
     growth = [peak - start for start, peak in zip(t.rss_start_mb, t.rss_peak_mb, strict=True)]
     worst_growth = max(growth) if growth else math.nan
-    per_gb = {path: [s * 1e9 / t.size_bytes for s in t.cpu.get(path, [])] for path in (UPLOAD, DOWNLOAD)}
-    cpu_per_gb = ", ".join(f"{path} {_median_spread(values)} s" for path, values in per_gb.items())
+    cpu_per_gb, client_cpu_per_gb = _cpu_per_gb(t, t.cpu), _cpu_per_gb(t, t.client_cpu)
     lines += [
         "",
         "file copy: shutil.copyfile on the same disk; upload: preupload, LFS batch, PUT of the bytes to the signed",
@@ -125,6 +124,7 @@ def _render_transfer(t: TransferFigures) -> list[str]:
         f"catalog RSS during uploads and downloads: at start {_median_spread(t.rss_start_mb)} MB, "
         f"peak {_median_spread(t.rss_peak_mb)} MB, largest rise {num(worst_growth, 1)} MB",
         f"catalog CPU per GB (user+system, all threads; unlike the rates, not skewed by other load): {cpu_per_gb}",
+        f"client (this process) CPU per GB, the same way: {client_cpu_per_gb}",
         "",
     ]
     for path in (UPLOAD, DOWNLOAD):
@@ -139,3 +139,8 @@ def _render_transfer(t: TransferFigures) -> list[str]:
         f"flat: {verdict(worst_growth, GOAL_RSS_GROWTH_MB, at_least=False, unit=' MB')})"
     )
     return lines
+
+
+def _cpu_per_gb(t: TransferFigures, seconds: dict[str, list[float]]) -> str:
+    per_gb = {path: [s * 1e9 / t.size_bytes for s in seconds.get(path, [])] for path in (UPLOAD, DOWNLOAD)}
+    return ", ".join(f"{path} {_median_spread(values)} s" for path, values in per_gb.items())

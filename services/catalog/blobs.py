@@ -73,6 +73,7 @@ class LocalBlobStore:
         # receives the next one. Pieces are passed on as they came (no joining: a copy of every byte saved);
         # at most two batches are held at any time.
         in_flight: asyncio.Future[object] | None = None
+        handed_over: list[bytes] = []
         try:
             with temp.open("wb") as out:
                 try:
@@ -82,6 +83,11 @@ class LocalBlobStore:
                             raise BlobMismatch(f"received more than the {expect_size} bytes announced")
                         if in_flight is not None:
                             await in_flight
+                        # A worker thread lets go of its batch a moment after the batch's future is done, and that
+                        # moment may come after the next batch is full: a third batch held. Emptying the list now
+                        # frees its pieces, whoever still holds the list.
+                        handed_over.clear()
+                        handed_over = batch
                         in_flight = asyncio.gather(
                             asyncio.to_thread(_hash, digest, batch), asyncio.to_thread(out.writelines, batch)
                         )

@@ -73,11 +73,17 @@ def too_large(limit: BodyLimit, size: int | None = None) -> ApiError:
 
 
 async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The body of a streamed route in chunks as they arrive (not joined into chunks of a set size: that would
-    copy every byte once more), refused with 413 once it passes the route's limit."""
+    """The body of a streamed route in the pieces the connection received it in, refused with 413 once it passes
+    the route's limit.
+
+    `iter_chunks` hands over one received piece at a time. `iter_any` would join every piece waiting in the
+    buffer into one new bytes object, and pieces wait there whenever the view is slower than the socket (a
+    large upload: most of the time), so a good part of the body would be copied once more for nothing."""
     limit = body_limit(request.match_info.handler)
     received = 0
-    async for chunk in request.content.iter_any():
+    async for chunk, _ in request.content.iter_chunks():
+        if not chunk:  # the end of a chunk of a chunked body: nothing to hand over
+            continue
         received += len(chunk)
         if received > limit.max_bytes:
             raise too_large(limit)

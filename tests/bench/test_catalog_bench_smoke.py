@@ -41,6 +41,7 @@ async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
     assert "download rate / file copy rate (medians):" in out
     assert "catalog RSS rise during a transfer, worst:" in out
     assert "catalog CPU per GB (user+system" in out
+    assert "client (this process) CPU per GB, the same way: upload " in out
     assert await _bench_databases(postgres_server_url) <= before
 
 
