@@ -13,9 +13,14 @@ down:
 status:
 	.venv/bin/hubstream status
 
+# Two pytest workers (pytest-xdist), a file each at a time: most tests wait on a broker, a database or a
+# process they started, so two at once nearly halve the run on two cores. The fuzz module runs alone after:
+# schemathesis's generated tests are not dealt out to xdist workers (they were silently not run).
+TEST_WORKERS ?= 2
 test: setup
 	.venv/bin/ruff check .
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e/test_fuzz.py
+	.venv/bin/pytest tests/e2e/test_fuzz.py
 
 lint: setup
 	.venv/bin/ruff check .
