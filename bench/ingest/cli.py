@@ -53,6 +53,7 @@ class Load:
     name: str
     rows_per_second: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
+    peak_anon_mb: list[float] = field(default_factory=list)  # the heap part of it (bench/ingest/memory.py)
 
     def median(self) -> float:
         return statistics.median(self.rows_per_second)
@@ -206,6 +207,14 @@ async def search_latencies(
     return found
 
 
+def _done(result: dict) -> str:
+    """A phase's figures as soon as it ends (a 2M-row round takes minutes)."""
+    line = f"  {result['rows']:,} rows in {result['seconds']:,.0f} s: {result['rows'] / result['seconds']:,.0f} rows/s"
+    if "peak_rss_mb" in result:
+        line += f", peak RSS {result['peak_rss_mb']:,.0f} MB (anon {result['peak_anon_mb']:,.0f} MB)"
+    return line
+
+
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
@@ -219,10 +228,12 @@ def report(
 ) -> bool:
     hub, direct, pg = loads
     print(f"\ningest bench: {rows:,} rows, {len(hub.rows_per_second)} rounds per phase (median, min-max)\n")
-    print(f"{'phase':<58} {'rows/s':>10}  {'spread':<17} {'peak RSS MB':>11}")
+    print(f"{'phase':<58} {'rows/s':>10}  {'spread':<17} {'peak RSS MB':>11} {'of it anon':>10}")
     for load in loads:
         rss = f"{statistics.median(load.peak_rss_mb):,.0f}" if load.peak_rss_mb else "-"
-        print(f"{load.name:<58} {load.median():>10,.0f}  {load.spread():<17} {rss:>11}")
+        anon = f"{statistics.median(load.peak_anon_mb):,.0f}" if load.peak_anon_mb else "-"
+        print(f"{load.name:<58} {load.median():>10,.0f}  {load.spread():<17} {rss:>11} {anon:>10}")
+    print("(peak RSS counts tantivy's index files mapped while it merges; anon: heap, sampled every 50 ms)")
     of_direct = hub.median() / direct.median()
     over_pg = hub.median() / pg.median()
     rss = statistics.median(hub.peak_rss_mb)
@@ -274,13 +285,18 @@ async def run(args: argparse.Namespace) -> int:
                 last_hub = await hubstream_round(database_url, catalog.url, work / f"round{n}")
                 hub.rows_per_second.append(last_hub["rows"] / last_hub["seconds"])
                 hub.peak_rss_mb.append(last_hub["peak_rss_mb"])
+                hub.peak_anon_mb.append(last_hub["peak_anon_mb"])
+                say(_done(last_hub))
                 say(f"round {n}: tantivy direct")
                 result = await direct_round(corpus, work)
                 direct.rows_per_second.append(result["rows"] / result["seconds"])
                 direct.peak_rss_mb.append(result["peak_rss_mb"])
+                direct.peak_anon_mb.append(result["peak_anon_mb"])
+                say(_done(result))
                 say(f"round {n}: PostgreSQL COPY + GIN")
                 result = await postgres_round(database_url, corpus)
                 pg.rows_per_second.append(result["rows"] / result["seconds"])
+                say(_done(result))
                 if n == args.rounds:
                     say("search latencies")
                     search = await search_latencies(

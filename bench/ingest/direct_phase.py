@@ -9,7 +9,6 @@ its own, like the worker phase, for a comparable peak RSS; prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import orjson
 import pyarrow.parquet as pq
 import tantivy
 
+from bench.ingest.memory import PeakMemory
 from services.ingest import chunk_store
 
 
@@ -26,6 +26,13 @@ def load(shards: list[Path], index_dir: Path) -> dict:
     index = tantivy.Index(chunk_store.chunk_schema(), path=str(index_dir))
     writer = index.writer(heap_size=chunk_store.WRITER_HEAP_BYTES, num_threads=chunk_store.WRITER_THREADS)
     started = time.perf_counter()
+    with PeakMemory() as memory:
+        rows = _add_all(shards, writer)
+        writer.wait_merging_threads()
+    return {"seconds": time.perf_counter() - started, "rows": rows, **memory.as_json()}
+
+
+def _add_all(shards: list[Path], writer: tantivy.IndexWriter) -> int:
     row = 0
     for shard_number, path in enumerate(shards):
         parquet = pq.ParquetFile(path)
@@ -45,12 +52,7 @@ def load(shards: list[Path], index_dir: Path) -> dict:
                 )
                 row += 1
             writer.commit()
-    writer.wait_merging_threads()
-    return {
-        "seconds": time.perf_counter() - started,
-        "rows": row,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    return row
 
 
 def main() -> None:

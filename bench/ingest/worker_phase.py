@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import sys
 import time
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from bench.ingest.memory import PeakMemory
 from services.ingest import store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
@@ -48,7 +48,8 @@ async def run(database_url: str, catalog_url: str, chunk_dir: Path, dataset: str
             sampling=False,
         )
         started = time.perf_counter()
-        await RunExecutor(deps, owner="bench").run_one()
+        with PeakMemory() as memory:
+            await RunExecutor(deps, owner="bench").run_one()
         seconds = time.perf_counter() - started
         source = await store.source(pool, source_id)
         assert source is not None
@@ -59,7 +60,7 @@ async def run(database_url: str, catalog_url: str, chunk_dir: Path, dataset: str
             "rows": source["indexed_row_count"],
             "chunks": source["chunk_count"],
             "index": source["index_name"],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            **memory.as_json(),
         }
 
 

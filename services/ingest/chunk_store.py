@@ -12,8 +12,9 @@ Layout: one index directory per index run (`<root>/<source id>/<run id>`). A run
 directory and the source's record points at the run that completed last, so a re-index is
 swapped in with one database update and search never sees a half-built index. tantivy allows
 one writer per directory (a lock file), which matches one worker per run; readers in any process
-reload after each commit. For several machines, the root goes on shared storage (see
-`deploy/README.md`), or the interface gets a cluster engine (Quickwit runs tantivy as one).
+reload after each commit. For several machines, the root goes on shared storage (`deploy/README.md`,
+"Ingest's chunk store on shared storage": what that supports and its limits), or the interface gets a
+cluster engine (Quickwit runs tantivy as one).
 
 Crash safety: the worker commits after each row group and then records the checkpoint in
 PostgreSQL. Every chunk carries its unit (split, shard, row group), so on resume the unit past

@@ -329,14 +329,21 @@ def _choose_config(listing: dict, config: str | None, dataset: str) -> str:
 def _write_unit(
     reader: ShardReader, writer: ChunkWriter, unit: Unit, columns: list[Column], plan: sampling.SamplePlan
 ) -> tuple[int, int]:
-    """Read, chunk and commit one unit (in a thread: pyarrow and tantivy release the event loop)."""
+    """Read, chunk and commit one unit (in a thread: pyarrow and tantivy release the event loop).
+
+    The row group is read a batch at a time (memory: one batch of rows) and committed once, as a unit."""
     picked = sampling.rows_in_range(plan, unit.first_row, unit.first_row + unit.num_rows)
     if picked == []:
         return 0, 0  # no sampled row in this row group: not even read
-    table = reader.read(unit, [c.name for c in columns])
-    chunks = writer.add(
-        unit.name, chunks_of_batch(table, columns, split=unit.split, first_row=unit.first_row, rows=picked)
-    )
+    chunks, offset = 0, 0
+    for batch in reader.batches(unit, [c.name for c in columns]):
+        rows = None if picked is None else [r - offset for r in picked if offset <= r < offset + batch.num_rows]
+        if rows != []:
+            chunks += writer.add(
+                unit.name,
+                chunks_of_batch(batch, columns, split=unit.split, first_row=unit.first_row + offset, rows=rows),
+            )
+        offset += batch.num_rows
     writer.commit()
     return (unit.num_rows if picked is None else len(picked)), chunks
 

@@ -23,3 +23,21 @@ def test_the_bundled_model_embeds_related_texts_closer_than_unrelated_ones() -> 
 def test_without_the_extra_loading_the_model_says_how_to_install_it() -> None:
     with pytest.raises(SemanticUnavailable, match=r"pip install '\.\[semantic\]'"):
         load_embedder()
+
+
+@needs_model
+def test_queries_embed_on_one_torch_thread_and_the_workers_batches_on_every_core() -> None:
+    import torch
+
+    from services.ingest.semantic import QUERY_THREADS, LazyEmbedder, available_cores
+
+    # A short query has nothing to split between threads: on a busy machine a second thread only makes
+    # each operator wait at its barrier (10x slower measured), so the API's embedder runs on one.
+    query = LazyEmbedder()
+    assert query.embed_query("apple pie") is not None
+    assert torch.get_num_threads() == QUERY_THREADS == 1
+    # The worker's embedder, in the same process, takes its own setting back for its batches.
+    load_embedder().embed(["apple pie", "apple tart"])
+    assert torch.get_num_threads() == available_cores()
+    assert query.embed_query("apple tart") is not None
+    assert torch.get_num_threads() == 1
