@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 from aiohttp import web
 
 from services.catalog import store
+from services.catalog.commits import own_open_pr, reader_refused
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.params import flag
@@ -44,6 +47,35 @@ async def writable_repo(request: web.Request) -> asyncpg.Record:
             403, "Forbidden", f"you ({principal.user}) cannot write to {row['namespace']}/{row['name']}"
         )
     return row
+
+
+@dataclass(frozen=True)
+class Committer:
+    """Who commits to a repo, and how: a writer anywhere, or a reader (who may read the repo, with a token
+    that writes) only to pull requests of their own."""
+
+    repo: asyncpg.Record
+    user: str
+    reader: bool
+
+
+async def committer(request: web.Request, rev: str | None, *, create_pr: bool) -> Committer:
+    """The repo and the caller, if they may commit to `rev` (None: to a PR not opened yet), as the Hub decides:
+    writers anywhere; anyone else who can read the repo (a read-only token cannot) only with create_pr=True or
+    to `refs/pr/N` of an open PR they opened. 401 without a token, 404 if invisible, 403 MirrorReadOnly for a
+    copy, 403 Forbidden otherwise (the commit checks the PR again under the repo's lock)."""
+    principal = require_principal(request)
+    row = await readable_repo(request)
+    refuse_mirrored(row)
+    pool = request.app[POOL]
+    if await can_write_repo(pool, principal, row):
+        return Committer(row, principal.user, reader=False)
+    if principal.role == "read":
+        where = f"{row['namespace']}/{row['name']}"
+        raise catalog_error(403, "Forbidden", f"your token is read-only: {principal.user} cannot write to {where}")
+    if create_pr or (rev is not None and await own_open_pr(pool, row["id"], rev, principal.user)):
+        return Committer(row, principal.user, reader=True)
+    raise reader_refused(row, principal.user)
 
 
 def repo_url(request: web.Request, repo: asyncpg.Record) -> str:

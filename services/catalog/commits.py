@@ -80,8 +80,12 @@ async def apply_commit(
     *,
     author: str,
     create_pr: bool,
+    reader: bool = False,
 ) -> CommitResult:
-    """Apply `payload` on top of `rev` (a branch or PR ref; with `create_pr`, any revision to branch from)."""
+    """Apply `payload` on top of `rev` (a branch or PR ref; with `create_pr`, any revision to branch from).
+
+    A `reader` (the author may read the repo, not write to it) commits only to a new PR, or to an open PR of
+    their own, checked here under the repo's lock; their LFS objects are the ones they uploaded themselves."""
     repo_id = repo["id"]
     await store_files.lock_repo(conn, repo_id)
     if create_pr:
@@ -89,12 +93,14 @@ async def apply_commit(
         parent: str | None = base.sha
         kind, name = "pr", str(await store_community.next_number(conn, repo_id))  # shared with discussions
     else:
+        if reader and not await own_open_pr(conn, repo_id, rev, author):
+            raise reader_refused(repo, author)
         kind, name, parent = await _writable_head(conn, repo_id, rev)
     if payload.parent_commit is not None and payload.parent_commit != parent:
         raise catalog_error(412, "CommitConflict", CONFLICT_MESSAGE)
 
     tree = {r["path"]: _entry(r) for r in await store_files.files(conn, repo_id, parent)} if parent else {}
-    changed = await _apply_operations(conn, repo_id, tree, payload)
+    changed = await _apply_operations(conn, repo_id, tree, payload, author if reader else None)
 
     sha = new_commit_sha(repo_id, parent, payload.summary)
     await store_files.insert_commit(
@@ -153,6 +159,25 @@ async def squash_branch(
     return sha
 
 
+async def own_open_pr(conn: asyncpg.Connection | asyncpg.Pool, repo_id: str, rev: str, user: str) -> bool:
+    """Whether `rev` is `refs/pr/N` of a pull request `user` opened that is still open (or a draft): the only
+    refs a reader of the repo may push to, as on the Hub."""
+    kind, name = split_ref(rev)
+    if kind != "pr" or not name.isdigit():
+        return False
+    found = await store_community.discussion(conn, repo_id, int(name))
+    return found is not None and found["is_pr"] and found["author"] == user and found["status"] in ("open", "draft")
+
+
+def reader_refused(repo: asyncpg.Record, user: str) -> Exception:
+    return catalog_error(
+        403,
+        "Forbidden",
+        f"you ({user}) cannot write to {repo['namespace']}/{repo['name']}: open a pull request instead "
+        "(create_pr=True), or push to an open pull request of your own (revision refs/pr/N)",
+    )
+
+
 async def _writable_head(conn: asyncpg.Connection, repo_id: str, rev: str) -> tuple[str, str, str | None]:
     """The branch or PR a commit goes to, and its head. Tags and commit ids cannot be committed to."""
     kind, name = split_ref(rev)
@@ -170,12 +195,18 @@ def _entry(row: asyncpg.Record) -> Entry:
 
 
 async def _apply_operations(
-    conn: asyncpg.Connection, repo_id: str, tree: dict[str, Entry], payload: CommitPayload
+    conn: asyncpg.Connection, repo_id: str, tree: dict[str, Entry], payload: CommitPayload, reader: str | None
 ) -> set[str]:
-    """Apply the operations in order to `tree` (path -> entry); the set of paths whose entry changed."""
+    """Apply the operations in order to `tree` (path -> entry); the set of paths whose entry changed.
+
+    LFS objects: those uploaded to the repo by its writers, or, for a `reader`'s PR commit, by that reader."""
     before = dict(tree)
     lfs_wanted = [op.sha256 for op in payload.operations if isinstance(op, AddLfsFile)]
-    uploaded = await store_files.repo_objects(conn, repo_id, lfs_wanted) if lfs_wanted else {}
+    uploaded: dict[str, int] = {}
+    if lfs_wanted and reader is None:
+        uploaded = await store_files.repo_objects(conn, repo_id, lfs_wanted)
+    elif lfs_wanted and reader is not None:
+        uploaded = await store_files.reader_objects(conn, repo_id, reader, lfs_wanted)
     # LFS objects already in this revision may be named again (copies) without a new upload.
     held = {e.sha256: e.size for e in before.values() if e.lfs}
     for op in payload.operations:

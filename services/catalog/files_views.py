@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from services.catalog import cards, commits, lfs, mirror_files, store_files
-from services.catalog.access import raw_tail, readable_repo, repo_url, true_param, writable_repo
+from services.catalog.access import committer, raw_tail, readable_repo, repo_url, true_param
 from services.catalog.blobs import BlobMismatch
 from services.catalog.commit_payload import read_payload
 from services.catalog.errors import catalog_error
@@ -111,9 +111,14 @@ class LfsBatchObject(BaseModel):
     size: int = Field(ge=0)
 
 
+class LfsBatchRef(BaseModel):
+    name: str = Field(description="The revision the objects are for; the client omits `ref` for a new PR.")
+
+
 class LfsBatchBody(BaseModel):
     operation: Literal["upload"] = Field(description="Only uploads go through the batch API here.")
     objects: list[LfsBatchObject]
+    ref: LfsBatchRef | None = None
 
 
 class ValidateYamlBody(BaseModel):
@@ -125,18 +130,20 @@ class UploadUrlParams(BaseModel):
 
     size: int
     expires: int
+    reader: str | None = Field(default=None, description="The reader the upload is for (a pull request's author).")
     sig: str
 
 
 async def preupload(request: web.Request) -> web.Response:
     """Tell the client, per file, whether to send it inline or through LFS, and its current oid (no-op check)."""
-    repo = await writable_repo(request)
+    rev_text = request.match_info["rev"]
+    repo = (await committer(request, rev_text, create_pr=true_param(request, "create_pr"))).repo
     body = await read_json(request)
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
         raise catalog_error(400, "InvalidInput", f"files must be a list of at most {MAX_PREUPLOAD_FILES} objects")
     pool = request.app[POOL]
-    rev = await resolve(pool, repo["id"], request.match_info["rev"])
+    rev = await resolve(pool, repo["id"], rev_text)
     paths = [clean_path(f.get("path") if isinstance(f, dict) else None) for f in files]
     current = {r["path"]: r for r in await store_files.files_at(pool, repo["id"], rev.sha, paths)}
     patterns = await _lfs_patterns(request, await store_files.file(pool, repo["id"], rev.sha, ".gitattributes"))
@@ -181,9 +188,9 @@ async def _lfs_patterns(request: web.Request, entry: asyncpg.Record | None) -> l
 
 @max_body(MAX_COMMIT_BYTES, streamed=True)  # read line by line: each line is bounded, not the body
 async def commit(request: web.Request) -> web.Response:
-    repo = await writable_repo(request)
-    principal = request[PRINCIPAL]
     create_pr = true_param(request, "create_pr")
+    who = await committer(request, request.match_info["rev"], create_pr=create_pr)
+    repo = who.repo
     max_line = request.app[FILE_SETTINGS].max_commit_line_bytes
     # Read (and store inline contents) before the transaction: the repo is locked only while applying.
     payload = await read_payload(body_chunks(request), request.app[BLOBS], max_line=max_line)
@@ -194,8 +201,9 @@ async def commit(request: web.Request) -> web.Response:
             repo,
             request.match_info["rev"],
             payload,
-            author=principal.user,
+            author=who.user,
             create_pr=create_pr,
+            reader=who.reader,
         )
         if README in result.changed_on_main:  # the card (cardData, tags) follows main's README, in the same commit
             readme = await store_files.file(conn, repo["id"], result.sha, README)
@@ -208,10 +216,20 @@ async def commit(request: web.Request) -> web.Response:
 
 
 async def lfs_batch(request: web.Request) -> web.Response:
-    """git-lfs batch (upload): objects this repo holds need nothing; the others get a signed PUT URL."""
-    repo = await writable_repo(request)
-    objects = lfs.batch_objects(await read_json(request))
-    held = await store_files.repo_objects(request.app[POOL], repo["id"], [oid for oid, _ in objects])
+    """git-lfs batch (upload): objects this repo holds need nothing; the others get a signed PUT URL.
+
+    A reader uploading for a pull request of their own (the client names no ref for a PR not opened yet) holds
+    only what they uploaded, and gets URLs that name them: the objects are theirs alone."""
+    body = await read_json(request)
+    ref = lfs.batch_ref(body)
+    who = await committer(request, ref, create_pr=ref is None)
+    objects = lfs.batch_objects(body)
+    repo, reader = who.repo, who.user if who.reader else None
+    wanted = [oid for oid, _ in objects]
+    if reader is None:
+        held = await store_files.repo_objects(request.app[POOL], repo["id"], wanted)
+    else:
+        held = await store_files.reader_objects(request.app[POOL], repo["id"], reader, wanted)
     base_url, key = request.app[CONFIG].http.url, request.app[UPLOAD_SIGNING_KEY]
     ttl = request.app[FILE_SETTINGS].upload_url_ttl_seconds
     answer = []
@@ -222,7 +240,7 @@ async def lfs_batch(request: web.Request) -> web.Response:
             message = f"object {oid} is stored with {held[oid]} bytes, not {size}"
             answer.append({"oid": oid, "size": size, "error": {"code": 422, "message": message}})
         else:
-            href = lfs.upload_url(base_url, key, repo["id"], oid, size, ttl)
+            href = lfs.upload_url(base_url, key, repo["id"], oid, size, ttl, reader)
             answer.append(
                 {"oid": oid, "size": size, "authenticated": True, "actions": {"upload": {"href": href, "header": {}}}}
             )
@@ -235,14 +253,17 @@ async def lfs_batch(request: web.Request) -> web.Response:
 async def lfs_upload(request: web.Request) -> web.Response:
     """The PUT target of a signed upload URL: store the bytes if, and only if, they are the announced ones."""
     repo_id, oid = request.match_info["repo_id"], request.match_info["oid"]
-    size = lfs.check_upload_url(request.app[UPLOAD_SIGNING_KEY], repo_id, oid, request.query)
+    grant = lfs.check_upload_url(request.app[UPLOAD_SIGNING_KEY], repo_id, oid, request.query)
     try:
-        await request.app[BLOBS].put(body_chunks(request), expect_sha256=oid, expect_size=size)
+        await request.app[BLOBS].put(body_chunks(request), expect_sha256=oid, expect_size=grant.size)
     except BlobMismatch as exc:
         raise catalog_error(400, "ChecksumMismatch", f"upload of {oid} refused: {exc}") from exc
     try:
         async with request.app[POOL].acquire() as conn:
-            await store_files.add_repo_object(conn, repo_id, oid, size)
+            if grant.reader is None:
+                await store_files.add_repo_object(conn, repo_id, oid, grant.size)
+            else:
+                await store_files.add_reader_object(conn, repo_id, grant.reader, oid, grant.size)
     except asyncpg.ForeignKeyViolationError as exc:
         raise catalog_error(404, "RepoNotFound", "the repo this upload was for no longer exists") from exc
     return web.Response(status=200)

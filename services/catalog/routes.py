@@ -137,12 +137,19 @@ def setup_file_routes(app: web.Application) -> None:
     # check, so a strange one gets the view's 400/404 rather than the router's "no such route".
     read_errors = {400: INVALID, 404: NOT_FOUND}
     write_errors = {**read_errors, 403: "The token's user may read the repo but not write to it (Forbidden)."}
+    # Readers commit to pull requests of their own (create_pr=1, or refs/pr/N of an open PR they opened).
+    commit_errors = {
+        **read_errors,
+        403: "A read-only token, a branch (or someone else's PR) the caller may not write to (Forbidden), "
+        "or a mirror's read-only copy (MirrorReadOnly).",
+    }
     api.post(
         REPO + "/preupload/{rev:[\\s\\S]+}",
         files_views.preupload,
         body=files_views.PreuploadBody,
+        query=files_views.CommitParams,
         ok=Preupload,
-        errors=write_errors,
+        errors=commit_errors,
         token="required",
         summary="How to send each file (LFS or inline) and its current oid",
     )
@@ -154,7 +161,7 @@ def setup_file_routes(app: web.Application) -> None:
         query=files_views.CommitParams,
         ok=CommitDone,
         errors={
-            **write_errors,
+            **commit_errors,
             412: "parentCommit is not the branch head any more (CommitConflict).",
             413: "A line of the payload is longer than the catalog accepts.",
             422: "An LFS object the commit names was never uploaded, or has another size.",
@@ -293,7 +300,7 @@ def setup_file_routes(app: web.Application) -> None:
             batch,
             body=files_views.LfsBatchBody,
             ok=LfsBatch,
-            errors=write_errors,
+            errors=commit_errors,
             token="required",
             media_type=files_views.GIT_LFS_JSON,
             summary="git-lfs batch API (upload): a signed PUT URL per object the repo lacks",

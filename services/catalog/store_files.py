@@ -227,6 +227,30 @@ async def repo_objects(conn: Conn, repo_id: str, sha256s: list[str]) -> dict[str
     return {r["sha256"]: r["size"] for r in rows}
 
 
+async def add_reader_object(conn: asyncpg.Connection, repo_id: str, uploader: str, sha256: str, size: int) -> None:
+    """An LFS object a reader (not a writer) of the repo uploaded, for pull requests of their own."""
+    await conn.execute(
+        """INSERT INTO reader_objects (repo_id, uploader, sha256, size) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING""",
+        repo_id,
+        uploader,
+        sha256,
+        size,
+    )
+
+
+async def reader_objects(conn: Conn, repo_id: str, uploader: str, sha256s: list[str]) -> dict[str, int]:
+    """Of these LFS objects, those this reader uploaded to this repo, with their sizes."""
+    rows = await conn.fetch(
+        """SELECT sha256, size FROM reader_objects
+           WHERE repo_id = $1 AND uploader = $2 AND sha256 = ANY($3::text[])""",
+        repo_id,
+        uploader,
+        sha256s,
+    )
+    return {r["sha256"]: r["size"] for r in rows}
+
+
 async def signing_key(conn: Conn, name: str) -> str:
     return await conn.fetchval("SELECT key FROM signing_keys WHERE name = $1", name)
 
