@@ -172,7 +172,7 @@ async def run(args: argparse.Namespace) -> Report:
                 conn,
                 name=MIRROR,
                 upstream_url=up_url,
-                token=None,
+                token_sealed=None,
                 repos=[],
                 authors=authors(),
                 search=None,

@@ -22,6 +22,7 @@ from services.catalog import store_mirror
 from services.catalog.blobs import CHUNK, BlobMismatch
 from services.catalog.errors import catalog_error
 from services.catalog.keys import BLOBS, MIRROR_HTTP
+from services.catalog.mirror_tokens import MIRROR_TOKENS, TokenUnreadable, mirror_tokens_ctx, unseal
 from services.catalog.mirror_upstream import file_url
 from services.runtime.errors import ApiError
 from services.runtime.keys import POOL
@@ -40,6 +41,7 @@ async def session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup_mirror_files(app: web.Application) -> None:
     app.cleanup_ctx.append(session_ctx)
+    app.cleanup_ctx.append(mirror_tokens_ctx)
 
 
 async def cached_blob(app: web.Application, entry: asyncpg.Record) -> str | None:
@@ -66,7 +68,12 @@ async def fetch(
         raise catalog_error(
             502, "UpstreamUnavailable", f"{entry['path']} of {where} is not cached and its mirror is gone"
         )
-    base, token = upstream
+    base, sealed = upstream
+    try:
+        token = unseal(app[MIRROR_TOKENS], sealed, repo["mirror"])
+    except TokenUnreadable as exc:
+        why = f"{entry['path']} of {where} is not cached here: {exc}"
+        raise catalog_error(502, "UpstreamUnavailable", why) from exc
     url = file_url(base, repo["repo_type"], f"{repo['namespace']}/{repo['name']}", commit, entry["path"])
     timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT)
     auth = {"Authorization": f"Bearer {token}"} if token else {}

@@ -20,10 +20,12 @@ from functools import partial
 
 import aiohttp
 import asyncpg
+from cryptography.fernet import Fernet
 
 from contracts.mirror import MirrorSyncCompleted, MirrorSyncCounts, MirrorSyncFailed, MirrorSyncRequested
 from services.catalog import store_mirror
-from services.catalog.mirror_sync import sync_mirror
+from services.catalog.mirror_sync import SyncOutcome, sync_mirror
+from services.catalog.mirror_tokens import TokenUnreadable, seal_plain_tokens, tokens_cipher, unseal
 from services.catalog.mirror_upstream import Retry, Upstream
 from services.runtime.consumer import EventConsumer, Received
 from services.runtime.deps import Background, Deps
@@ -54,6 +56,7 @@ class SyncRunner:
 
     pool: asyncpg.Pool
     outbox: Outbox
+    tokens: Fernet  # opens the mirrors' sealed upstream tokens (mirror_tokens.py)
     retry: Retry = field(default_factory=Retry)
     group: str = "catalog-mirror-runner"
 
@@ -79,15 +82,12 @@ class SyncRunner:
             return False
         name, sync_id = mirror["name"], mirror["sync_id"] or uuid.uuid4().hex
         log.info("mirror %s: sync %s from %s started", name, sync_id, mirror["upstream_url"])
-        upstream = Upstream(session, mirror["upstream_url"], mirror["token"], self.retry)
-        progress = partial(store_mirror.heartbeat, self.pool, name)
-        beat = asyncio.create_task(self._beat(name))
         try:
-            outcome = await sync_mirror(self.pool, self.outbox, mirror, upstream, progress)
-        finally:
-            beat.cancel()
-            with suppress(asyncio.CancelledError):
-                await beat
+            token = unseal(self.tokens, mirror["token_sealed"], name)
+        except TokenUnreadable as exc:
+            outcome = SyncOutcome(errors=[str(exc)])
+        else:
+            outcome = await self._sync(mirror, Upstream(session, mirror["upstream_url"], token, self.retry))
         counts = MirrorSyncCounts(**outcome.counts)
         async with self.pool.acquire() as conn, conn.transaction():
             await store_mirror.finish_sync(
@@ -108,6 +108,17 @@ class SyncRunner:
                  outcome.counts, f" - {outcome.error_text()}" if not outcome.ok else "")  # fmt: skip
         return True
 
+    async def _sync(self, mirror: asyncpg.Record, upstream: Upstream) -> SyncOutcome:
+        name = mirror["name"]
+        progress = partial(store_mirror.heartbeat, self.pool, name)
+        beat = asyncio.create_task(self._beat(name))
+        try:
+            return await sync_mirror(self.pool, self.outbox, mirror, upstream, progress)
+        finally:
+            beat.cancel()
+            with suppress(asyncio.CancelledError):
+                await beat
+
     async def _beat(self, name: str) -> None:
         """Keeps the claim alive while a single slow repo holds the progress counter still."""
         while True:
@@ -119,7 +130,9 @@ class SyncRunner:
 async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
     requests = deps.consumer("catalog-mirror")
     requests.on(MirrorSyncRequested, on_sync_requested)
-    consumers: list[Background] = [requests, SyncRunner(deps.pool, deps.outbox)]
+    tokens = await asyncio.to_thread(tokens_cipher, deps.config.infra.home)
+    await seal_plain_tokens(deps.pool, tokens)
+    consumers: list[Background] = [requests, SyncRunner(deps.pool, deps.outbox, tokens)]
     yield consumers
 
 

@@ -20,7 +20,7 @@ async def insert_mirror(
     *,
     name: str,
     upstream_url: str,
-    token: str | None,
+    token_sealed: bytes | None,
     repos: list[str],
     authors: list[str],
     search: str | None,
@@ -28,11 +28,11 @@ async def insert_mirror(
     every_seconds: int | None,
 ) -> bool:
     inserted = await conn.fetchval(
-        """INSERT INTO mirrors (name, upstream_url, token, repos, authors, search, collections, every_seconds)
+        """INSERT INTO mirrors (name, upstream_url, token_sealed, repos, authors, search, collections, every_seconds)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING true""",
         name,
         upstream_url,
-        token,
+        token_sealed,
         repos,
         authors,
         search,
@@ -297,9 +297,21 @@ async def delete_named_repo(conn: asyncpg.Connection, repo_id: str, repo_type: s
     return bool(deleted)
 
 
-async def upstream_of(conn: Conn, mirror_name: str) -> tuple[str, str | None] | None:
-    row = await conn.fetchrow("SELECT upstream_url, token FROM mirrors WHERE name = $1", mirror_name)
-    return None if row is None else (row["upstream_url"], row["token"])
+async def upstream_of(conn: Conn, mirror_name: str) -> tuple[str, bytes | None] | None:
+    """The mirror's upstream URL and its sealed token (mirror_tokens.py opens it)."""
+    row = await conn.fetchrow("SELECT upstream_url, token_sealed FROM mirrors WHERE name = $1", mirror_name)
+    return None if row is None else (row["upstream_url"], row["token_sealed"])
+
+
+async def plain_tokens(conn: asyncpg.Connection) -> list[Record]:
+    """Mirrors whose token an earlier version kept in plain text (locked, to be sealed)."""
+    return await conn.fetch(
+        "SELECT name, legacy_plain_token FROM mirrors WHERE legacy_plain_token IS NOT NULL FOR UPDATE"
+    )
+
+
+async def set_sealed_token(conn: asyncpg.Connection, name: str, sealed: bytes | None) -> None:
+    await conn.execute("UPDATE mirrors SET token_sealed = $2, legacy_plain_token = NULL WHERE name = $1", name, sealed)
 
 
 def when(value: datetime | None) -> str:

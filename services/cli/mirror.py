@@ -42,7 +42,9 @@ def register(commands: Commands) -> None:
     add = mirror.action("add", "record what to follow from an upstream Hub", in_catalog_transaction(_add))
     add.add_argument("name")
     add.add_argument("upstream_url", help="e.g. https://huggingface.co or another hubstream catalog's URL")
-    add.add_argument("--token", help="sent to the upstream as a Bearer token")
+    add.add_argument(
+        "--token", help="sent to the upstream as a Bearer token; stored encrypted with the catalog's secrets key"
+    )
     add.add_argument("--repo", action="append", default=[], metavar="TYPE/OWNER/NAME", help="e.g. dataset/org/name")
     add.add_argument(
         "--author", action="append", default=[], metavar="OWNER", help="every repo and collection of this owner"
@@ -70,6 +72,7 @@ def _fail(message: str) -> int:
 async def _add(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Namespace) -> int:
     from services.catalog import store_mirror
     from services.catalog.mirror_collections import slug_id
+    from services.catalog.mirror_tokens import seal, tokens_cipher
 
     if not NAME.match(args.name):
         return _fail(f"{args.name!r} is not a mirror name: letters, digits, '.', '_' and '-', 96 at most")
@@ -87,7 +90,8 @@ async def _add(conn: asyncpg.Connection, outbox: Outbox, args: argparse.Namespac
         conn,
         name=args.name,
         upstream_url=args.upstream_url.rstrip("/"),
-        token=args.token,
+        # Sealed with the catalog's secrets key in the state dir, never stored or shown in plain text.
+        token_sealed=seal(tokens_cipher(operator_infra().home), args.token),
         repos=args.repo,
         authors=args.author,
         search=args.search,
@@ -258,6 +262,7 @@ async def _status_async(name: str | None) -> int:
         state = row["state"]
         if state == "running":
             state += f" ({row['progress_done']}/{row['progress_total'] or '?'} repos)"
+        print(f"  token: {'set (stored encrypted)' if row['token_sealed'] is not None else 'none'}")
         print(f"  state: {state}; last sync ended {_age(row['finished_at'], now)}; "
               f"last success {_age(row['last_success_at'], now)} (stale by that much)")  # fmt: skip
         if row["finished_at"] is not None:

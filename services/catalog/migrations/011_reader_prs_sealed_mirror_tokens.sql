@@ -10,3 +10,11 @@ CREATE TABLE reader_objects (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (repo_id, uploader, sha256)
 );
+
+-- Mirror tokens are sealed at rest with the catalog's secrets key (the one space secrets use, kept in the state
+-- dir, never in the database). SQL cannot encrypt with a key it does not have, so rows written before this
+-- migration keep their plain token in legacy_plain_token until the next catalog process (API or worker) starts:
+-- it seals each into token_sealed and clears the plain one (services/catalog/mirror_tokens.py). Nothing reads
+-- legacy_plain_token but that upgrade.
+ALTER TABLE mirrors RENAME COLUMN token TO legacy_plain_token;
+ALTER TABLE mirrors ADD COLUMN token_sealed bytea;
