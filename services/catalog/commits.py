@@ -163,7 +163,7 @@ async def own_open_pr(conn: asyncpg.Connection | asyncpg.Pool, repo_id: str, rev
     """Whether `rev` is `refs/pr/N` of a pull request `user` opened that is still open (or a draft): the only
     refs a reader of the repo may push to, as on the Hub."""
     kind, name = split_ref(rev)
-    if kind != "pr" or not name.isdigit():
+    if kind != "pr" or not (name.isascii() and name.isdigit() and len(name) <= 9):  # PR numbers fit an int4
         return False
     found = await store_community.discussion(conn, repo_id, int(name))
     return found is not None and found["is_pr"] and found["author"] == user and found["status"] in ("open", "draft")

@@ -142,7 +142,8 @@ async def _tree(catalog: Catalog, rev: str) -> list[dict[str, object]]:
 
 async def test_a_reader_cannot_open_a_pull_request_where_they_cannot_read_or_write(catalog: Catalog) -> None:
     alice = HfApi(endpoint=catalog.url, token=await catalog.user("alice"))
-    bob = HfApi(endpoint=catalog.url, token=await catalog.user("bob"))
+    bob_token = await catalog.user("bob")
+    bob = HfApi(endpoint=catalog.url, token=bob_token)
     dave_read_only = HfApi(endpoint=catalog.url, token=await catalog.user("dave", role="read"))
 
     def session() -> None:
@@ -160,6 +161,13 @@ async def test_a_reader_cannot_open_a_pull_request_where_they_cannot_read_or_wri
         assert list(alice.get_repo_discussions("alice/open", repo_type=DATASET)) == []
 
     await asyncio.to_thread(session)
+    # A PR number past any there can be is no PR of bob's: refused, not a crash.
+    for rev in ("refs%2Fpr%2F99999999999999999999", "refs%2Fpr%2F0x1", "refs%2Fpr%2F"):
+        status, headers, body = await catalog.call(
+            "POST", f"/api/datasets/alice/open/commit/{rev}", token=bob_token, data=_lfs_commit("a.bin", "0" * 64, 1),
+            headers={"Content-Type": "application/x-ndjson"},
+        )  # fmt: skip
+        assert (status, headers["X-Error-Code"]) == (403, "Forbidden"), body
 
 
 async def test_a_mirrored_copy_takes_no_pull_request(catalog: Catalog) -> None:
