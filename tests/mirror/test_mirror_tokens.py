@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
 from huggingface_hub import HfApi, hf_hub_download
 
 from services.catalog.mirror_tokens import tokens_cipher, unseal
@@ -102,3 +103,20 @@ async def test_a_plain_token_of_an_earlier_version_is_sealed_in_place(
     synced: Ran = await hubstream("mirror", "sync", "up", "--wait")
     assert synced.code == 0, synced.err + synced.out
     assert "created dataset alice/secret" in synced.out
+
+
+async def test_a_token_sealed_under_another_key_fails_the_sync_in_words(
+    catalog: Catalog, upstream: Upstream, mirror_worker: object, hubstream: Any
+) -> None:
+    # The state dir's key was replaced since the token was sealed: the sync says so, and the worker carries on.
+    foreign = Fernet(Fernet.generate_key()).encrypt(b"hf_some_token")
+    await catalog.pool.execute(
+        "INSERT INTO mirrors (name, upstream_url, token_sealed, repos) VALUES ('up', $1, $2, '{dataset/a/b}')",
+        upstream.url,
+        foreign,
+    )
+    synced: Ran = await asyncio.wait_for(hubstream("mirror", "sync", "up", "--wait"), timeout=120)
+    assert synced.code == 1
+    assert "sealed with another key" in synced.err
+    status: Ran = await hubstream("mirror", "status", "up")
+    assert "hf_some_token" not in status.out + status.err
