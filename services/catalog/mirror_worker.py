@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -56,11 +57,21 @@ class SyncRunner:
 
     pool: asyncpg.Pool
     outbox: Outbox
-    tokens: Fernet  # opens the mirrors' sealed upstream tokens (mirror_tokens.py)
+    home: Path  # the state dir: its secrets key opens the mirrors' sealed upstream tokens (mirror_tokens.py)
     retry: Retry = field(default_factory=Retry)
     group: str = "catalog-mirror-runner"
+    tokens: Fernet | None = field(default=None, init=False)
+
+    async def prepare(self) -> Fernet:
+        """The secrets key, read (made if need be) once; tokens an earlier version kept in plain text are sealed
+        with it then. At the start of `run`, not when the worker is put together: that touches no database."""
+        if self.tokens is None:
+            self.tokens = await asyncio.to_thread(tokens_cipher, self.home)
+            await seal_plain_tokens(self.pool, self.tokens)
+        return self.tokens
 
     async def run(self, stopping: asyncio.Event) -> None:
+        await self.prepare()
         async with aiohttp.ClientSession() as session:
             while not stopping.is_set():
                 await self.schedule()
@@ -83,7 +94,7 @@ class SyncRunner:
         name, sync_id = mirror["name"], mirror["sync_id"] or uuid.uuid4().hex
         log.info("mirror %s: sync %s from %s started", name, sync_id, mirror["upstream_url"])
         try:
-            token = unseal(self.tokens, mirror["token_sealed"], name)
+            token = unseal(await self.prepare(), mirror["token_sealed"], name)
         except TokenUnreadable as exc:
             outcome = SyncOutcome(errors=[str(exc)])
         else:
@@ -130,9 +141,7 @@ class SyncRunner:
 async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
     requests = deps.consumer("catalog-mirror")
     requests.on(MirrorSyncRequested, on_sync_requested)
-    tokens = await asyncio.to_thread(tokens_cipher, deps.config.infra.home)
-    await seal_plain_tokens(deps.pool, tokens)
-    consumers: list[Background] = [requests, SyncRunner(deps.pool, deps.outbox, tokens)]
+    consumers: list[Background] = [requests, SyncRunner(deps.pool, deps.outbox, deps.config.infra.home)]
     yield consumers
 
 

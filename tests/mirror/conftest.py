@@ -25,7 +25,6 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 from contracts.mirror import MirrorSyncRequested
 from services.catalog import identity
-from services.catalog.mirror_tokens import tokens_cipher
 from services.catalog.mirror_upstream import Retry
 from services.catalog.mirror_worker import SyncRunner, on_sync_requested
 from services.cli import main
@@ -117,8 +116,7 @@ async def mirror_worker(catalog: Catalog) -> AsyncIterator[SyncRunner]:
         deps = await stack.enter_async_context(worker_deps(definition("catalog"), catalog.config))
         requests = deps.consumer("catalog-mirror")
         requests.on(MirrorSyncRequested, on_sync_requested)
-        tokens = tokens_cipher(catalog.config.infra.home)  # the key `hubstream mirror add` seals with
-        runner = SyncRunner(deps.pool, deps.outbox, tokens, FAST_RETRY)
+        runner = SyncRunner(deps.pool, deps.outbox, catalog.config.infra.home, FAST_RETRY)
         await stack.enter_async_context(BackgroundTasks({requests.group: requests.run, runner.group: runner.run}))
         yield runner
 

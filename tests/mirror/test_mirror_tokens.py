@@ -11,9 +11,7 @@ from cryptography.fernet import Fernet
 from huggingface_hub import HfApi, hf_hub_download
 
 from services.catalog.mirror_tokens import tokens_cipher, unseal
-from services.catalog.mirror_worker import worker_consumers
-from services.registry import definition
-from services.runtime.service import worker_deps
+from services.catalog.mirror_worker import SyncRunner
 from tests.compat.conftest import CLIENT_WARNINGS
 from tests.mirror.conftest import Catalog, Ran, Upstream
 
@@ -89,12 +87,8 @@ async def test_a_plain_token_of_an_earlier_version_is_sealed_in_place(
         upstream.url,
         alice,
     )
-    # The catalog worker seals it when it starts (the API does too).
-    async with (
-        worker_deps(definition("catalog"), catalog.config) as deps,
-        worker_consumers(deps),
-    ):
-        pass
+    # The catalog worker's sync runner seals it when it starts (the API does too).
+    await SyncRunner(catalog.pool, catalog.outbox(), catalog.config.infra.home).prepare()
     row = await _row(catalog)
     assert row["legacy_plain_token"] is None
     assert alice not in " ".join(repr(v) for v in row.values())
