@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from services.catalog import store
+from services.catalog import lfs, store
 from services.catalog.commits import own_open_pr, reader_refused
 from services.catalog.errors import catalog_error
 from services.catalog.names import name_problem
 from services.catalog.params import flag
 from services.catalog.repos import URL_PREFIX, can_read, can_write_repo, refuse_mirrored
-from services.runtime.auth import require_principal
+from services.runtime.auth import Principal, require_principal
 from services.runtime.keys import CONFIG, POOL, PRINCIPAL
 
 
@@ -57,24 +57,37 @@ class Committer:
     repo: asyncpg.Record
     user: str
     reader: bool
+    create_pr: bool
 
 
-async def committer(request: web.Request, rev: str | None, *, create_pr: bool) -> Committer:
-    """The repo and the caller, if they may commit to `rev` (None: to a PR not opened yet), as the Hub decides:
-    writers anywhere; anyone else who can read the repo (a read-only token cannot) only with create_pr=True or
-    to `refs/pr/N` of an open PR they opened. 401 without a token, 404 if invisible, 403 MirrorReadOnly for a
-    copy, 403 Forbidden otherwise (the commit checks the PR again under the repo's lock)."""
+async def committer(request: web.Request) -> Committer:
+    """The repo and the caller, if they may commit to the URL's `{rev}` with its `create_pr` (see `_committer`);
+    401 without a token before anything else is looked at."""
     principal = require_principal(request)
+    return await _committer(request, principal, request.match_info["rev"], true_param(request, "create_pr"))
+
+
+async def batch_committer(request: web.Request, body: object) -> Committer:
+    """The same for an LFS batch: the ref its body names, or none for a PR not opened yet (the client's way)."""
+    principal = require_principal(request)
+    rev = lfs.batch_ref(body)
+    return await _committer(request, principal, rev, rev is None)
+
+
+async def _committer(request: web.Request, principal: Principal, rev: str | None, create_pr: bool) -> Committer:
+    """As the Hub decides: writers commit anywhere; anyone else who can read the repo (a read-only token cannot)
+    only with create_pr=True or to `refs/pr/N` of an open PR they opened. 404 if invisible, 403 MirrorReadOnly
+    for a copy, 403 Forbidden otherwise (the commit checks the PR again under the repo's lock)."""
     row = await readable_repo(request)
     refuse_mirrored(row)
     pool = request.app[POOL]
     if await can_write_repo(pool, principal, row):
-        return Committer(row, principal.user, reader=False)
+        return Committer(row, principal.user, reader=False, create_pr=create_pr)
     if principal.role == "read":
         where = f"{row['namespace']}/{row['name']}"
         raise catalog_error(403, "Forbidden", f"your token is read-only: {principal.user} cannot write to {where}")
     if create_pr or (rev is not None and await own_open_pr(pool, row["id"], rev, principal.user)):
-        return Committer(row, principal.user, reader=True)
+        return Committer(row, principal.user, reader=True, create_pr=create_pr)
     raise reader_refused(row, principal.user)
 
 

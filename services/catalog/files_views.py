@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from services.catalog import cards, commits, lfs, mirror_files, store_files
-from services.catalog.access import committer, raw_tail, readable_repo, repo_url, true_param
+from services.catalog.access import batch_committer, committer, raw_tail, readable_repo, repo_url
 from services.catalog.blobs import BlobMismatch
 from services.catalog.commit_payload import read_payload
 from services.catalog.errors import catalog_error
@@ -26,6 +26,7 @@ from services.catalog.params import QueryBool
 from services.catalog.repo_admin import require_file_access
 from services.catalog.responses import absent
 from services.catalog.revisions import resolve, split_rev_and_path
+from services.runtime.auth import require_principal
 from services.runtime.http import json_response, read_json
 from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
 from services.runtime.limits import GiB, body_chunks, max_body
@@ -136,8 +137,8 @@ class UploadUrlParams(BaseModel):
 
 async def preupload(request: web.Request) -> web.Response:
     """Tell the client, per file, whether to send it inline or through LFS, and its current oid (no-op check)."""
+    repo = (await committer(request)).repo
     rev_text = request.match_info["rev"]
-    repo = (await committer(request, rev_text, create_pr=true_param(request, "create_pr"))).repo
     body = await read_json(request)
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, list) or len(files) > MAX_PREUPLOAD_FILES:
@@ -188,8 +189,7 @@ async def _lfs_patterns(request: web.Request, entry: asyncpg.Record | None) -> l
 
 @max_body(MAX_COMMIT_BYTES, streamed=True)  # read line by line: each line is bounded, not the body
 async def commit(request: web.Request) -> web.Response:
-    create_pr = true_param(request, "create_pr")
-    who = await committer(request, request.match_info["rev"], create_pr=create_pr)
+    who = await committer(request)
     repo = who.repo
     max_line = request.app[FILE_SETTINGS].max_commit_line_bytes
     # Read (and store inline contents) before the transaction: the repo is locked only while applying.
@@ -202,7 +202,7 @@ async def commit(request: web.Request) -> web.Response:
             request.match_info["rev"],
             payload,
             author=who.user,
-            create_pr=create_pr,
+            create_pr=who.create_pr,
             reader=who.reader,
         )
         if README in result.changed_on_main:  # the card (cardData, tags) follows main's README, in the same commit
@@ -220,9 +220,9 @@ async def lfs_batch(request: web.Request) -> web.Response:
 
     A reader uploading for a pull request of their own (the client names no ref for a PR not opened yet) holds
     only what they uploaded, and gets URLs that name them: the objects are theirs alone."""
+    require_principal(request)  # a call without a token is a 401 whatever its body
     body = await read_json(request)
-    ref = lfs.batch_ref(body)
-    who = await committer(request, ref, create_pr=ref is None)
+    who = await batch_committer(request, body)
     objects = lfs.batch_objects(body)
     repo, reader = who.repo, who.user if who.reader else None
     wanted = [oid for oid, _ in objects]
