@@ -8,6 +8,7 @@ The plans are checked on a table large enough for the planner to choose between 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -48,25 +49,14 @@ async def _scans_of_repos(pool: asyncpg.Pool, query: ListQuery) -> list[tuple[st
     return [(n["Node Type"], n.get("Index Name")) for n in _nodes(plan) if n.get("Relation Name") == "repos"]
 
 
+def _by_id(**more: Any) -> ListQuery:
+    """A listing in id order, as a mirror walks it: pages of 1,000, anonymous."""
+    return ListQuery(repo_type="dataset", sort="id", descending=False, limit=1000, readable_namespaces=None, **more)
+
+
 async def test_a_page_reads_its_rows_by_the_unique_key_never_the_whole_table(pool: asyncpg.Pool) -> None:
     mid = ("", "org4/set-300")
-    queries = [
-        ListQuery(repo_type="dataset", sort="id", descending=False, limit=1000, readable_namespaces=None),
-        ListQuery(repo_type="dataset", sort="id", descending=False, limit=1000, readable_namespaces=None, after=mid),
-        ListQuery(
-            repo_type="dataset", sort="id", descending=False, limit=1000, readable_namespaces=None, author="org7"
-        ),
-        ListQuery(
-            repo_type="dataset",
-            sort="id",
-            descending=False,
-            limit=1000,
-            readable_namespaces=None,
-            author="org4",
-            after=mid,
-        ),
-    ]
-    for query in queries:
+    for query in (_by_id(), _by_id(after=mid), _by_id(author="org7"), _by_id(author="org4", after=mid)):
         scans = await _scans_of_repos(pool, query)
         # The page's keys: through a btree (a listing index, or the namespace's). Its rows: one unique-index
         # lookup each, never a scan of the table or the trigram index.
@@ -76,16 +66,6 @@ async def test_a_page_reads_its_rows_by_the_unique_key_never_the_whole_table(poo
 
 
 async def test_the_page_still_holds_the_rows_in_order(pool: asyncpg.Pool) -> None:
-    query = ListQuery(
-        repo_type="dataset",
-        sort="id",
-        descending=False,
-        limit=5,
-        readable_namespaces=None,
-        author="org4",
-        after=("", "org4/set-300"),
-    )
-    rows = await store_listing.list_repos(pool, query)
-    assert [r["full_id"] for r in rows] == ["org4/set-301", "org4/set-302", "org4/set-303", "org4/set-304",
-                                            "org4/set-305", "org4/set-306"]  # fmt: skip
+    rows = await store_listing.list_repos(pool, replace(_by_id(author="org4", after=("", "org4/set-300")), limit=5))
+    assert [r["full_id"] for r in rows] == [f"org4/set-{i}" for i in range(301, 307)]
     assert all(r["repo_type"] == "dataset" and r["namespace"] == "org4" for r in rows)
