@@ -36,6 +36,7 @@ from services.runtime.outbox import Outbox
 log = logging.getLogger(__name__)
 
 PARALLEL_REPOS = 8
+PARALLEL_LISTINGS = 4
 MAX_ERRORS_SHOWN = 5
 MAX_CHANGES_KEPT = 200
 REPO_TYPES = ("model", "dataset", "space")
@@ -135,24 +136,42 @@ async def sync_mirror(
 async def _wanted(
     mirror: asyncpg.Record, upstream: Upstream, outcome: SyncOutcome
 ) -> tuple[dict[tuple[str, str], Listed | None], bool]:
-    """What the mirror follows, as the upstream shows it now; and whether every listing was read to its end."""
+    """What the mirror follows, as the upstream shows it now; and whether every listing was read to its end.
+
+    The listings (each author's and the search's, of each repo type) are read PARALLEL_LISTINGS at a time: an
+    incremental sync of a large mirror is mostly this walk, and one listing at a time leaves the upstream, its
+    database and this process waiting on each other page after page."""
     wanted: dict[tuple[str, str], Listed | None] = {}
     for spec in mirror["repos"]:
         repo_type, _, repo_id = spec.partition("/")
         wanted[(repo_type, repo_id)] = None
-    complete = True
     queries = [{"author": a} for a in mirror["authors"]] + ([{"search": mirror["search"]}] if mirror["search"] else [])
-    for query in queries:
-        for repo_type in REPO_TYPES:
+    listings = [(repo_type, query) for query in queries for repo_type in REPO_TYPES]
+    read: list[list[Listed]] = [[] for _ in listings]  # what each listing showed (until it failed, if it did)
+    failures: dict[int, str] = {}  # listing -> why it ended part-way
+    unreachable: list[UpstreamUnreachable] = []
+    turns = iter(enumerate(listings))
+
+    async def reader() -> None:
+        for i, (repo_type, query) in turns:
+            if unreachable:
+                return
             try:
                 async for item in upstream.listing(repo_type, query):
-                    wanted[(repo_type, item.repo_id)] = item
-            except UpstreamUnreachable:
-                raise
+                    read[i].append(item)
+            except UpstreamUnreachable as exc:
+                unreachable.append(exc)
             except UpstreamError as exc:
-                complete = False
-                outcome.errors.append(f"listing {PLURAL[repo_type]} {query}: {exc}")
-    return wanted, complete
+                failures[i] = f"listing {PLURAL[repo_type]} {query}: {exc}"
+
+    await asyncio.gather(*(reader() for _ in range(PARALLEL_LISTINGS)))
+    if unreachable:
+        raise unreachable[0]
+    outcome.errors += [failures[i] for i in sorted(failures)]
+    for (repo_type, _), items in zip(listings, read, strict=True):
+        for item in items:
+            wanted[(repo_type, item.repo_id)] = item
+    return wanted, not failures
 
 
 async def _copy_one(

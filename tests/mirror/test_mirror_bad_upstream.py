@@ -39,6 +39,8 @@ class FakeHub:
     throttle_once: set[str] = field(default_factory=set)  # paths answered 429 Retry-After: 1, once
     bodies: dict[str, bytes] = field(default_factory=dict)  # resolve path -> bytes sent
     hits: dict[str, int] = field(default_factory=dict)
+    page_size: int | None = None  # the datasets listing in pages of this many (Link: rel="next"), or all at once
+    broken_pages: set[int] = field(default_factory=set)  # listing pages (by first position) answered truncated
     url: str = ""
 
     def info(self, repo_id: str) -> dict[str, Any]:
@@ -85,7 +87,14 @@ class FakeHub:
                 {"id": k, "_id": r["_id"], "sha": r["sha"], "lastModified": r["modified"]}
                 for k, r in self.repos.items()
             ]
-            return web.json_response(listed)
+            if self.page_size is None:
+                return web.json_response(listed)
+            start = int(request.query.get("cursor", "0"))
+            if start in self.broken_pages:
+                return web.Response(body=b'[{"id": "bob/', content_type="application/json")
+            end = start + self.page_size
+            more = {"Link": f'<{self.url}{path}?author=bob&cursor={end}>; rel="next"'} if end < len(listed) else {}
+            return web.json_response(listed[start:end], headers=more)
         repo_id = "/".join(parts[3:5])
         if repo_id not in self.repos:
             return web.json_response({"error": "Repository not found"}, status=404)
@@ -394,3 +403,44 @@ async def test_a_repo_renamed_upstream_is_moved_and_a_known_blob_keeps_its_sha25
         "SELECT sha256 FROM commit_files WHERE repo_id = $1 AND commit_sha = $2 AND path = 'a.txt'", GOOD_ID, SHA2
     )
     assert stored == hashlib.sha256(b"A").hexdigest()
+
+
+async def test_an_unchanged_listing_costs_no_call_per_repo_and_a_cut_listing_deletes_nothing(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    fake_hub.page_size = 2  # 5 repos: 3 pages
+    fake_hub.repos = {
+        f"bob/r{i}": {"_id": f"{i:024x}", "sha": SHA1, "modified": "2026-01-01T00:00:00.000Z", "files": {"a": b"a"}}
+        for i in range(5)
+    }
+    assert (await hubstream("mirror", "add", "fake", fake_hub.url, "--author", "bob")).code == 0
+    first: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert first.code == 0, first.err
+    assert "5 created" in first.out
+
+    # Nothing changed: the listing's pages are read, and no repo is asked about on its own.
+    fake_hub.hits.clear()
+    second: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert second.code == 0, second.err
+    assert "5 unchanged" in second.out
+    assert fake_hub.hits.get("/api/datasets") == 3
+    assert [p for p in fake_hub.hits if p.startswith("/api/datasets/")] == []
+
+    # r4 goes upstream, but the listing's second page comes back cut: the listing proves nothing, so nothing
+    # is deleted here (r4 is absent only because the listing was not read to its end).
+    del fake_hub.repos["bob/r4"]
+    fake_hub.broken_pages = {2}
+    cut: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert cut.code == 1, cut.out
+    assert "listing datasets" in cut.err
+    assert "0 deleted, 2 unchanged" in cut.err  # r0 and r1, on the page before the cut
+    for i in range(5):
+        assert (await _info(catalog, f"bob/r{i}"))[0] == 200
+
+    # Read to its end, the listing no longer shows r4: it is deleted here, with its event.
+    fake_hub.broken_pages = set()
+    whole: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert whole.code == 0, whole.err
+    assert "1 deleted" in whole.out
+    assert (await _info(catalog, "bob/r4"))[0] == 404
+    assert "bob/r4" in [e["repo_id"] for e in await catalog.events("hubstream.catalog.repo.deleted.v1")]
