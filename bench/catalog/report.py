@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from bench.catalog.scenarios import LISTING
-from bench.catalog.transfer import COPY, DOWNLOAD, UPLOAD, TransferFigures
+from bench.catalog.transfer import COPY, CURL_DOWNLOAD, CURL_UPLOAD, DOWNLOAD, UPLOAD, TransferFigures
 from bench.events.report import num, percentile, verdict
 
 GOAL_LISTING_P99_MS = 50.0
@@ -102,17 +102,17 @@ class Report:
 def _render_transfer(t: TransferFigures) -> list[str]:
     rounds = len(t.seconds.get(COPY, []))
     lines = [
-        f"transfer of one {t.size_bytes / 1e6:,.0f} MB file, {rounds} rounds (each: copy, upload, download); "
-        "MB/s: median of the rounds (min-max)",
+        f"transfer of one {t.size_bytes / 1e6:,.0f} MB file, {rounds} rounds (each: copy, upload, download, and "
+        "both again with curl); MB/s: median of the rounds (min-max)",
         "",
-        f"{'path':<10} {'MB/s':>22} {'vs file copy':>14}",
+        f"{'path':<16} {'MB/s':>22} {'vs file copy':>14}",
     ]
     copy = statistics.median(t.rates_mb_s(COPY)) if t.rates_mb_s(COPY) else math.nan
     ratios = {}
-    for path in (COPY, UPLOAD, DOWNLOAD):
+    for path in (COPY, *_transfer_paths(t)):
         rates = t.rates_mb_s(path)
         ratios[path] = statistics.median(rates) / copy if rates and copy > 0 else math.nan
-        lines.append(f"{path:<10} {_median_spread(rates):>22} {num(ratios[path] * 100, 0) + ' %':>14}")
+        lines.append(f"{path:<16} {_median_spread(rates):>22} {num(ratios[path] * 100, 0) + ' %':>14}")
     growth = [peak - start for start, peak in zip(t.rss_start_mb, t.rss_peak_mb, strict=True)]
     worst_growth = max(growth) if growth else math.nan
     cpu_per_gb, client_cpu_per_gb = _cpu_per_gb(t, t.cpu), _cpu_per_gb(t, t.client_cpu)
@@ -120,7 +120,9 @@ def _render_transfer(t: TransferFigures) -> list[str]:
         "",
         "file copy: shutil.copyfile on the same disk; upload: preupload, LFS batch, PUT of the bytes to the signed",
         "  URL (streamed, no token), NDJSON commit; download: GET resolve, read into a file; both with aiohttp, one",
-        "  request at a time, through `hubstream serve catalog` (its own process), whose blobs are on that disk.",
+        "  request at a time, through `hubstream serve catalog` (its own process), whose blobs are on that disk;",
+        "  the same with curl (-T to the signed URL, -o from resolve): a plain C client, a cross-check of what the",
+        "  catalog can serve. The verdicts below are on the aiohttp client, tuned like huggingface_hub's.",
         f"catalog RSS during uploads and downloads: at start {_median_spread(t.rss_start_mb)} MB, "
         f"peak {_median_spread(t.rss_peak_mb)} MB, largest rise {num(worst_growth, 1)} MB",
         f"catalog CPU per GB (user+system, all threads; unlike the rates, not skewed by other load): {cpu_per_gb}",
@@ -141,6 +143,11 @@ def _render_transfer(t: TransferFigures) -> list[str]:
     return lines
 
 
+def _transfer_paths(t: TransferFigures) -> list[str]:
+    """The transfer paths measured (curl's only when curl was found), in the order they are reported."""
+    return [path for path in (UPLOAD, DOWNLOAD, CURL_UPLOAD, CURL_DOWNLOAD) if t.seconds.get(path)]
+
+
 def _cpu_per_gb(t: TransferFigures, seconds: dict[str, list[float]]) -> str:
-    per_gb = {path: [s * 1e9 / t.size_bytes for s in seconds.get(path, [])] for path in (UPLOAD, DOWNLOAD)}
+    per_gb = {path: [s * 1e9 / t.size_bytes for s in seconds.get(path, [])] for path in _transfer_paths(t)}
     return ", ".join(f"{path} {_median_spread(values)} s" for path, values in per_gb.items())

@@ -5,6 +5,8 @@ Only that it works is checked; its figures depend on the machine and are never a
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from bench import catalog
@@ -59,3 +61,7 @@ async def test_catalog_benchmark_transfer_only_loads_no_repos(
     assert "listing p99" not in out
     assert "transfer of one 2 MB file, 3 rounds" in out
     assert "upload rate / file copy rate (medians):" in out
+    if shutil.which("curl") is not None:  # the cross-check with a plain C client: both directions, every round
+        rows = [line.split()[:2] for line in out.splitlines()]
+        assert ["upload,", "curl"] in rows, out
+        assert ["download,", "curl"] in rows, out
