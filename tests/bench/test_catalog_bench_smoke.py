@@ -61,6 +61,7 @@ async def test_catalog_benchmark_transfer_only_loads_no_repos(
     assert "listing p99" not in out
     assert "transfer of one 2 MB file, 3 rounds" in out
     assert "upload rate / file copy rate (medians):" in out
+    assert any(line.startswith("sha256, 1 core ") for line in out.splitlines()), out  # the bound on uploads
     if shutil.which("curl") is not None:  # the cross-check with a plain C client: both directions, every round
         rows = [line.split()[:2] for line in out.splitlines()]
         assert ["upload,", "curl"] in rows, out
