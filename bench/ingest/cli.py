@@ -39,6 +39,7 @@ from bench.ingest import semantic_phase
 from bench.ingest.static_catalog import serving
 from bench.running import say
 from services.ingest.chunk_store import TantivyStore
+from services.runtime.settings import InfraSettings
 
 DATASET = "bench/corpus"
 GOAL_OF_DIRECT = 0.70
@@ -46,6 +47,8 @@ GOAL_OVER_POSTGRES = 2.5
 GOAL_RSS_MB = 500.0
 GOAL_KEYWORD_P99_MS = 50.0
 GOAL_COMMON_VS_POSTGRES = 0.10
+TANTIVY = "tantivy (hubstream)"
+POSTGRES_FTS = "PostgreSQL FTS (b)"
 
 
 @dataclass
@@ -54,12 +57,40 @@ class Load:
     rows_per_second: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
     peak_anon_mb: list[float] = field(default_factory=list)  # the heap part of it (bench/ingest/memory.py)
+    peak_file_mb: list[float] = field(default_factory=list)  # mapped files: tantivy's segments, libraries
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.rows_per_second)
 
     def median(self) -> float:
         return statistics.median(self.rows_per_second)
 
     def spread(self) -> str:
         return f"{min(self.rows_per_second):,.0f}-{max(self.rows_per_second):,.0f}"
+
+    def row(self) -> str:
+        if not self.measured:
+            return f"{self.name:<58} {'not run (--phases)':>29}"
+
+        def mb(values: list[float]) -> str:
+            return f"{statistics.median(values):,.0f}" if values else "-"
+
+        return (
+            f"{self.name:<58} {self.median():>10,.0f}  {self.spread():<17} {mb(self.peak_rss_mb):>11} "
+            f"{mb(self.peak_anon_mb):>6} {mb(self.peak_file_mb):>6}"
+        )
+
+
+PHASES = ("hubstream", "direct", "postgres", "search", "semantic")
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [p for p in wanted if p not in PHASES]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"{','.join(unknown) or 'none'}: phases are {','.join(PHASES)}")
+    return wanted
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -73,9 +104,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pg-queries", type=int, default=50, help="at most this many PostgreSQL FTS queries of each kind"
     )
     parser.add_argument("--embed-chunks", type=int, default=768, help="chunks embedded per round (with the extra)")
-    parser.add_argument("--corpus-dir", type=Path, help="where the shards are kept between runs (default: a temp dir)")
+    parser.add_argument(
+        "--corpus-dir",
+        type=Path,
+        help="where the shards are kept between runs (default: under the state directory, HUBSTREAM_HOME/bench/, "
+        "named for --rows, --shard-rows and --row-group-rows; delete it to get the space back)",
+    )
     parser.add_argument("--database-url", help="a PostgreSQL on this machine (default: a throw-away server)")
+    parser.add_argument(
+        "--phases",
+        type=_phases,
+        default=PHASES,
+        help=f"comma-separated phases to run (default: all of {','.join(PHASES)}); the goals of a skipped phase "
+        "print as not measured. `search` needs `hubstream` (it searches the worker's index)",
+    )
     args = parser.parse_args(argv)
+    if "search" in args.phases and "hubstream" not in args.phases:
+        parser.error("--phases: search needs hubstream (it searches the index the worker built)")
     if args.database_url and not is_local_database(args.database_url):
         parser.error("--database-url: only a PostgreSQL server on this machine is allowed")
     if min(args.rows, args.shard_rows, args.row_group_rows, args.rounds, args.queries, args.pg_queries) < 1:
@@ -170,15 +215,16 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 async def search_latencies(
-    chunk_dir: Path, index: str, database_url: str, corpus: corpora.Corpus, n: int, pg_n: int
+    chunk_dir: Path, index: str, database_url: str | None, corpus: corpora.Corpus, n: int, pg_n: int
 ) -> dict[str, dict[str, tuple[float, float]]]:
+    """p50/p99 per kind of query on the worker's index; on PostgreSQL's table too when `database_url` has it."""
     store = TantivyStore(chunk_dir)
     kinds = {
         "two words": corpus.two_word_queries(n),
         "one common word": [corpora.MARKERS[i % len(corpora.MARKERS)] for i in range(n)],
     }
-    found: dict[str, dict[str, tuple[float, float]]] = {"tantivy (hubstream)": {}, "PostgreSQL FTS (b)": {}}
-    conn = await asyncpg.connect(database_url)
+    found: dict[str, dict[str, tuple[float, float]]] = {TANTIVY: {}}
+    conn = await asyncpg.connect(database_url) if database_url else None
     try:
         for kind, queries in kinds.items():
             for q in queries[:10]:
@@ -189,7 +235,9 @@ async def search_latencies(
                 hits = store.search([index], q, 10)
                 samples.append(time.perf_counter() - started)
                 assert hits, f"no hit for {q!r}"
-            found["tantivy (hubstream)"][kind] = _percentiles(samples)
+            found[TANTIVY][kind] = _percentiles(samples)
+            if conn is None:
+                continue
             sql = """SELECT row_index FROM fts WHERE tsv @@ websearch_to_tsquery('english', $1)
                      ORDER BY ts_rank(tsv, websearch_to_tsquery('english', $1)) DESC LIMIT 10"""
             pg_queries = queries[: min(n, pg_n)]
@@ -201,9 +249,10 @@ async def search_latencies(
                 await conn.fetch(sql, q)
                 samples.append(time.perf_counter() - started)
             say(f"PostgreSQL FTS: {len(samples)} {kind} queries ran (of {n} on tantivy; --pg-queries bounds them)")
-            found["PostgreSQL FTS (b)"][kind] = _percentiles(samples)
+            found.setdefault(POSTGRES_FTS, {})[kind] = _percentiles(samples)
     finally:
-        await conn.close()
+        if conn is not None:
+            await conn.close()
     return found
 
 
@@ -211,102 +260,166 @@ def _done(result: dict) -> str:
     """A phase's figures as soon as it ends (a 2M-row round takes minutes)."""
     line = f"  {result['rows']:,} rows in {result['seconds']:,.0f} s: {result['rows'] / result['seconds']:,.0f} rows/s"
     if "peak_rss_mb" in result:
-        line += f", peak RSS {result['peak_rss_mb']:,.0f} MB (anon {result['peak_anon_mb']:,.0f} MB)"
+        line += (
+            f", peak RSS {result['peak_rss_mb']:,.0f} MB (at most {result['peak_anon_mb']:,.0f} MB anon, "
+            f"{result['peak_file_mb']:,.0f} MB file)"
+        )
     return line
 
 
-def verdict(ok: bool) -> str:
-    return "MET" if ok else "MISSED"
+def verdict(ok: bool | None) -> str:
+    return "NOT MEASURED (its phase was skipped: --phases)" if ok is None else "MET" if ok else "MISSED"
+
+
+Check = tuple[str, bool | None]  # a goal's line and its verdict; None: not measured
+
+
+def _load_checks(hub: Load, direct: Load, pg: Load) -> list[Check]:
+    rate = f"goal ≥ {GOAL_OF_DIRECT:.0%}"
+    if hub.measured and direct.measured:
+        of_direct = hub.median() / direct.median()
+        checks: list[Check] = [
+            (f"hubstream at {of_direct:.0%} of tantivy direct ({rate})", of_direct >= GOAL_OF_DIRECT)
+        ]
+    else:
+        checks = [(f"hubstream rows/s against tantivy direct ({rate})", None)]
+    if hub.measured and pg.measured:
+        over_pg = hub.median() / pg.median()
+        checks.append(
+            (f"hubstream {over_pg:.1f}x PostgreSQL FTS (goal ≥ {GOAL_OVER_POSTGRES}x)", over_pg >= GOAL_OVER_POSTGRES)
+        )
+    else:
+        checks.append((f"hubstream rows/s against PostgreSQL FTS (goal ≥ {GOAL_OVER_POSTGRES}x)", None))
+    if hub.measured:
+        rss = statistics.median(hub.peak_rss_mb)
+        checks.append((f"worker peak RSS {rss:,.0f} MB (goal < {GOAL_RSS_MB:.0f} MB)", rss < GOAL_RSS_MB))
+    else:
+        checks.append((f"worker peak RSS (goal < {GOAL_RSS_MB:.0f} MB)", None))
+    return checks
+
+
+def _search_checks(search: dict[str, dict[str, tuple[float, float]]], queries: tuple[int, int]) -> list[Check]:
+    keyword_goal = f"goal < {GOAL_KEYWORD_P99_MS:.0f} ms"
+    common_goal = f"goal ≤ {GOAL_COMMON_VS_POSTGRES}"
+    if not search:
+        return [
+            (f"keyword p99 ({keyword_goal})", None),
+            (f"common-word p99 against PostgreSQL's ({common_goal})", None),
+        ]
+    print()
+    print(f"{'search, top 10':<24} {'two words p50 / p99 ms':>24} {'one common word p50 / p99 ms':>30}")
+    for engine, kinds in search.items():
+        two, common = kinds["two words"], kinds["one common word"]
+        print(f"{engine:<24} {two[0]:>13.2f} / {two[1]:<8.2f} {common[0]:>19.2f} / {common[1]:<8.2f}")
+    hub_search = search[TANTIVY]
+    keyword_p99 = max(hub_search["two words"][1], hub_search["one common word"][1])
+    checks: list[Check] = [(f"keyword p99 {keyword_p99:.2f} ms ({keyword_goal})", keyword_p99 < GOAL_KEYWORD_P99_MS)]
+    if POSTGRES_FTS in search:
+        print(f"({queries[0]} queries of each kind on tantivy, {queries[1]} on PostgreSQL: --pg-queries bounds them)")
+        common_ratio = hub_search["one common word"][1] / search[POSTGRES_FTS]["one common word"][1]
+        checks.append(
+            (
+                f"common-word p99 at {common_ratio:.3f} of PostgreSQL's ({common_goal})",
+                common_ratio <= GOAL_COMMON_VS_POSTGRES,
+            )
+        )
+    else:
+        checks.append((f"common-word p99 against PostgreSQL's ({common_goal})", None))
+    return checks
 
 
 def report(
     loads: list[Load],
     search: dict[str, dict[str, tuple[float, float]]],
     rows: int,
-    semantic: semantic_phase.Semantic,
+    semantic: semantic_phase.Semantic | None,
     queries: tuple[int, int],
 ) -> bool:
+    """Print the figures and a verdict per goal; True when every goal measured was met."""
     hub, direct, pg = loads
-    print(f"\ningest bench: {rows:,} rows, {len(hub.rows_per_second)} rounds per phase (median, min-max)\n")
-    print(f"{'phase':<58} {'rows/s':>10}  {'spread':<17} {'peak RSS MB':>11} {'of it anon':>10}")
+    rounds = max(len(load.rows_per_second) for load in loads)
+    print(f"\ningest bench: {rows:,} rows, {rounds} rounds per phase (median, min-max)\n")
+    print(f"{'phase':<58} {'rows/s':>10}  {'spread':<17} {'peak RSS MB':>11} {'anon':>6} {'file':>6}")
     for load in loads:
-        rss = f"{statistics.median(load.peak_rss_mb):,.0f}" if load.peak_rss_mb else "-"
-        anon = f"{statistics.median(load.peak_anon_mb):,.0f}" if load.peak_anon_mb else "-"
-        print(f"{load.name:<58} {load.median():>10,.0f}  {load.spread():<17} {rss:>11} {anon:>10}")
-    print("(peak RSS counts tantivy's index files mapped while it merges; anon: heap, sampled every 50 ms)")
-    of_direct = hub.median() / direct.median()
-    over_pg = hub.median() / pg.median()
-    rss = statistics.median(hub.peak_rss_mb)
-    print()
-    print(f"{'search, top 10':<24} {'two words p50 / p99 ms':>24} {'one common word p50 / p99 ms':>30}")
-    for engine, kinds in search.items():
-        two, common = kinds["two words"], kinds["one common word"]
-        print(f"{engine:<24} {two[0]:>13.2f} / {two[1]:<8.2f} {common[0]:>19.2f} / {common[1]:<8.2f}")
-    print(f"({queries[0]} queries of each kind on tantivy, {queries[1]} on PostgreSQL: --pg-queries bounds them)")
-    hub_search, pg_search = search["tantivy (hubstream)"], search["PostgreSQL FTS (b)"]
-    keyword_p99 = max(hub_search["two words"][1], hub_search["one common word"][1])
-    common_ratio = hub_search["one common word"][1] / pg_search["one common word"][1]
-    checks = [
-        (f"hubstream at {of_direct:.0%} of tantivy direct (goal ≥ {GOAL_OF_DIRECT:.0%})", of_direct >= GOAL_OF_DIRECT),
-        (f"hubstream {over_pg:.1f}x PostgreSQL FTS (goal ≥ {GOAL_OVER_POSTGRES}x)", over_pg >= GOAL_OVER_POSTGRES),
-        (f"worker peak RSS {rss:,.0f} MB (goal < {GOAL_RSS_MB:.0f} MB)", rss < GOAL_RSS_MB),
-        (f"keyword p99 {keyword_p99:.2f} ms (goal < {GOAL_KEYWORD_P99_MS:.0f} ms)", keyword_p99 < GOAL_KEYWORD_P99_MS),
-        (
-            f"common-word p99 at {common_ratio:.3f} of PostgreSQL's (goal ≤ {GOAL_COMMON_VS_POSTGRES})",
-            common_ratio <= GOAL_COMMON_VS_POSTGRES,
-        ),
-    ]
-    checks += semantic_phase.report(semantic)
+        print(load.row())
+    print(
+        "(peak RSS: the process's own high-water mark, from its start; anon (heap) and file (mapped index files and\n"
+        " libraries) are each one's largest sample, taken every 50 ms)"
+    )
+    checks = _load_checks(hub, direct, pg) + _search_checks(search, queries)
+    if semantic is not None:
+        checks += semantic_phase.report(semantic)
+    else:
+        checks += [
+            (f"hybrid p99 (goal < {semantic_phase.GOAL_HYBRID_P99_MS:.0f} ms)", None),
+            (f"embedding against the bare model (goal ≥ {semantic_phase.GOAL_EMBED_OF_BARE:.0%})", None),
+        ]
     print()
     for text, ok in checks:
         print(f"goal: {text}: {verdict(ok)}")
-    return all(ok for _, ok in checks)
+    return all(ok is not False for _, ok in checks)
+
+
+def corpus_folder(args: argparse.Namespace) -> Path:
+    """--corpus-dir, or a folder under the state directory named for what makes the corpus, kept between runs."""
+    if args.corpus_dir:
+        return args.corpus_dir
+    home = InfraSettings().home
+    return home / "bench" / corpora.folder_name(args.rows, args.shard_rows, args.row_group_rows)
+
+
+def _record(load: Load, result: dict) -> None:
+    load.rows_per_second.append(result["rows"] / result["seconds"])
+    if "peak_rss_mb" in result:
+        load.peak_rss_mb.append(result["peak_rss_mb"])
+        load.peak_anon_mb.append(result["peak_anon_mb"])
+        load.peak_file_mb.append(result["peak_file_mb"])
+    say(_done(result))
 
 
 async def run(args: argparse.Namespace) -> int:
+    phases = set(args.phases)
     async with AsyncExitStack() as stack:
         work = Path(tempfile.mkdtemp(prefix="hubstream-bench-ingest-"))
         stack.callback(shutil.rmtree, work, True)
-        corpus_dir = args.corpus_dir or work / "corpus"
-        say(f"writing the corpus ({args.rows:,} rows) to {corpus_dir} unless it is there already")
+        corpus_dir = corpus_folder(args)
+        say(f"the corpus ({args.rows:,} rows) in {corpus_dir}: written unless it is there already")
+        started = time.perf_counter()
         corpus = await asyncio.to_thread(corpora.make, corpus_dir, args.rows, args.shard_rows, args.row_group_rows)
-        size = sum(p.stat().st_size for p in corpus.shards)
-        say(f"corpus: {len(corpus.shards)} shards, {size / 1e6:,.0f} MB of parquet")
+        size, seconds = sum(p.stat().st_size for p in corpus.shards), time.perf_counter() - started
+        say(f"corpus: {len(corpus.shards)} shards, {size / 1e6:,.0f} MB of parquet (ready in {seconds:,.0f} s)")
         server = args.database_url or await stack.enter_async_context(throwaway_postgres())
         catalog = await stack.enter_async_context(serving(corpus_dir))
         catalog.datasets[DATASET] = {"default": {"train": [p.name for p in corpus.shards]}}
         hub = Load("hubstream worker: HTTP → chunks → tantivy + checkpoints")
         direct = Load("(a) tantivy direct: pyarrow → tantivy, no service")
         pg = Load("(b) PostgreSQL: COPY → generated tsvector + GIN")
+        search: dict[str, dict[str, tuple[float, float]]] = {}
+        semantic: semantic_phase.Semantic | None = None
         last_hub: dict = {}
         for n in range(1, args.rounds + 1):
             async with fresh_database(server) as database_url:
-                say(f"round {n}: hubstream")
-                last_hub = await hubstream_round(database_url, catalog.url, work / f"round{n}")
-                hub.rows_per_second.append(last_hub["rows"] / last_hub["seconds"])
-                hub.peak_rss_mb.append(last_hub["peak_rss_mb"])
-                hub.peak_anon_mb.append(last_hub["peak_anon_mb"])
-                say(_done(last_hub))
-                say(f"round {n}: tantivy direct")
-                result = await direct_round(corpus, work)
-                direct.rows_per_second.append(result["rows"] / result["seconds"])
-                direct.peak_rss_mb.append(result["peak_rss_mb"])
-                direct.peak_anon_mb.append(result["peak_anon_mb"])
-                say(_done(result))
-                say(f"round {n}: PostgreSQL COPY + GIN")
-                result = await postgres_round(database_url, corpus)
-                pg.rows_per_second.append(result["rows"] / result["seconds"])
-                say(_done(result))
-                if n == args.rounds:
+                if "hubstream" in phases:
+                    say(f"round {n}: hubstream")
+                    last_hub = await hubstream_round(database_url, catalog.url, work / f"round{n}")
+                    _record(hub, last_hub)
+                if "direct" in phases:
+                    say(f"round {n}: tantivy direct")
+                    _record(direct, await direct_round(corpus, work))
+                if "postgres" in phases:
+                    say(f"round {n}: PostgreSQL COPY + GIN")
+                    _record(pg, await postgres_round(database_url, corpus))
+                if n == args.rounds and "search" in phases:
                     say("search latencies")
                     search = await search_latencies(
                         work / f"round{n}" / "chunks",
                         last_hub["index"],
-                        database_url,
+                        database_url if "postgres" in phases else None,
                         corpus,
                         args.queries,
                         args.pg_queries,
                     )
+                if n == args.rounds and "semantic" in phases:
                     say("hybrid search and embedding")
                     semantic = await semantic_phase.measure(
                         args.rounds, args.queries, args.embed_chunks, corpus, work, database_url

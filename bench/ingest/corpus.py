@@ -47,6 +47,8 @@ STOP_WORDS = [
 MARKERS = ["harbor", "lantern", "meadow", "copper", "violet", "glacier", "falcon", "orchard", "quartz", "tundra"]
 SENTENCES = 20_000
 SENTENCES_PER_ROW = 7  # ~750 characters a row: 2M rows make ~1 GB of parquet
+# Bump when the rows change: a kept corpus (its folder is named for this) is then written again.
+VERSION = 1
 
 
 def _vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
@@ -91,8 +93,16 @@ def row_text(i: int, sentences: list[str]) -> str:
     return " ".join(parts)
 
 
+def folder_name(rows: int, shard_rows: int, row_group_rows: int) -> str:
+    """A kept corpus's folder: named for all that makes its shards, so a different corpus never reuses it."""
+    return f"ingest-corpus-v{VERSION}-{rows}-rows-{shard_rows}-per-shard-{row_group_rows}-per-row-group"
+
+
 def make(folder: Path, rows: int, shard_rows: int, row_group_rows: int) -> Corpus:
-    """Write (or reuse) the shards: columns id, text, label."""
+    """Write (or reuse) the shards: columns id, text, label.
+
+    A shard is written under a temporary name and renamed when complete, so an interrupted run leaves no
+    half-written shard to be taken for a whole one next time."""
     folder.mkdir(parents=True, exist_ok=True)
     sentences = _sentences(1)
     shards = []
@@ -109,5 +119,7 @@ def make(folder: Path, rows: int, shard_rows: int, row_group_rows: int) -> Corpu
                 "label": pa.array([i % 5 for i in range(start, stop)], pa.int8()),
             }
         )
-        pq.write_table(table, path, row_group_size=row_group_rows)
+        partial = path.with_suffix(".partial")
+        pq.write_table(table, partial, row_group_size=row_group_rows)
+        partial.replace(path)
     return Corpus(folder, shards, rows)

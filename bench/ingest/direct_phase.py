@@ -1,9 +1,10 @@
 """Baseline (a): the same shards read with pyarrow and loaded straight into tantivy, no service around it.
 
-Configured as the service's store is (the same schema, writer heap and threads, one commit per row
-group) and with the same text per row (`name: value` lines), so the difference is what the service
-adds: HTTP range reads, the generic chunker, checkpoints in PostgreSQL, events. Run as a process of
-its own, like the worker phase, for a comparable peak RSS; prints one JSON line.
+Configured as the service's store is (the same schema, writer settings and commit per row group, the
+merged segments' pages given back while it writes: chunk_store.WRITER_SETTINGS, mapped_pages.py) and
+with the same text per row (`name: value` lines), so the difference is what the service adds: HTTP
+range reads, the generic chunker, checkpoints in PostgreSQL, events. Run as a process of its own,
+like the worker phase, for a comparable peak RSS; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ import tantivy
 
 from bench.ingest.memory import PeakMemory
 from services.ingest import chunk_store
+from services.ingest.mapped_pages import MergedPages, give_back_freed_heap
 
 
 def load(shards: list[Path], index_dir: Path) -> dict:
     index_dir.mkdir(parents=True, exist_ok=True)
     index = tantivy.Index(chunk_store.chunk_schema(), path=str(index_dir))
-    writer = index.writer(heap_size=chunk_store.WRITER_HEAP_BYTES, num_threads=chunk_store.WRITER_THREADS)
+    writer = index.writer(**chunk_store.WRITER_SETTINGS)
     started = time.perf_counter()
-    with PeakMemory() as memory:
+    # As the store's writer does: merged segments' pages are given back while it writes (mapped_pages.py).
+    with PeakMemory() as memory, MergedPages(index_dir):
         rows = _add_all(shards, writer)
         writer.wait_merging_threads()
     return {"seconds": time.perf_counter() - started, "rows": rows, **memory.as_json()}
@@ -52,6 +55,7 @@ def _add_all(shards: list[Path], writer: tantivy.IndexWriter) -> int:
                 )
                 row += 1
             writer.commit()
+            give_back_freed_heap()  # as the store's writer does after a commit
     return row
 
 

@@ -20,6 +20,10 @@ Crash safety: the worker commits after each row group and then records the check
 PostgreSQL. Every chunk carries its unit (split, shard, row group), so on resume the unit past
 the checkpoint, which may have been committed here without its checkpoint, is deleted and
 written again: no chunk is lost or doubled.
+
+Memory (a worker's budget is 500 MB at 2M rows): the writer holds one indexing arena (the settings
+below), and tantivy's merges map the segments they read; `MergedPages` (mapped_pages.py) gives those
+pages back while the writer is open, or a 2M-row index's last merges alone would map over 1 GB.
 """
 
 from __future__ import annotations
@@ -34,10 +38,19 @@ from typing import Protocol
 import tantivy
 
 from services.ingest.chunking import Chunk
+from services.ingest.mapped_pages import MergedPages, give_back_freed_heap
 from services.ingest.vector_store import ChunkKey, StoredVectors, VectorFiles
 
-WRITER_HEAP_BYTES = 128 * 1024 * 1024
-WRITER_THREADS = 2
+# The writer's settings, and why (measured with `hubstream bench ingest`, 2M rows of ~750 characters):
+# - one indexing thread: the worker's own thread (HTTP, parquet decode, chunking) keeps a core busy, and
+#   this machine class has two, so a second indexing thread bought no rows/s; it doubled the segments per
+#   commit (one per thread), hence the merges, and held a second indexing arena;
+# - 64 MB for that thread (the per-thread budget of the former 128 MB over two threads): a 50K-row row
+#   group (the bench's) fits one segment, so a commit makes one segment, not several half-size ones.
+# The benchmark's direct load (bench/ingest/direct_phase.py) uses these same settings.
+WRITER_THREADS = 1
+WRITER_HEAP_BYTES = 64 * 1024 * 1024
+WRITER_SETTINGS = {"heap_size": WRITER_HEAP_BYTES, "num_threads": WRITER_THREADS}
 
 
 @dataclass(frozen=True)
@@ -86,15 +99,15 @@ def chunk_schema() -> tantivy.Schema:
 
 
 class _TantivyWriter:
-    def __init__(self, index: tantivy.Index, name: str) -> None:
+    def __init__(self, index: tantivy.Index, name: str, path: Path) -> None:
         try:
-            self._writer: tantivy.IndexWriter | None = index.writer(
-                heap_size=WRITER_HEAP_BYTES, num_threads=WRITER_THREADS
-            )
+            self._writer: tantivy.IndexWriter | None = index.writer(**WRITER_SETTINGS)
         except ValueError as exc:
             if "LockBusy" in str(exc):
                 raise IndexBusy(f"index {name} is being written by another writer") from exc
             raise
+        self._pages = MergedPages(path)
+        self._pages.start()
 
     @property
     def _open(self) -> tantivy.IndexWriter:
@@ -119,13 +132,17 @@ class _TantivyWriter:
 
     def commit(self) -> None:
         self._open.commit()
+        give_back_freed_heap()
 
     def close(self) -> None:
         """Release the directory's writer lock; whatever was not committed is dropped. Idempotent."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.rollback()
-            writer.wait_merging_threads()
+            try:
+                writer.rollback()
+                writer.wait_merging_threads()  # merges still running map pages: keep giving them back
+            finally:
+                self._pages.stop()
 
 
 def _hit(index: str, doc: tantivy.Document, score: float) -> Hit:
@@ -164,7 +181,7 @@ class TantivyStore:
     def writer(self, index: str) -> ChunkWriter:
         opened = self._index(index, create=True)
         assert opened is not None
-        return _TantivyWriter(opened, index)
+        return _TantivyWriter(opened, index, self._path(index))
 
     def search(self, indexes: list[str], query: str, limit: int) -> list[Hit]:
         hits: list[Hit] = []

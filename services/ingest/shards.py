@@ -1,9 +1,9 @@
 """Reading a dataset's parquet shards over HTTP, one row group at a time.
 
 A shard is opened with fsspec's HTTP file system, which reads by `Range` requests in blocks, so
-pyarrow fetches the footer, then only the column chunks of the row group asked for, and decodes them
-in batches of `BATCH_ROWS` rows: memory stays bounded by one row group's compressed column chunks and
-one decoded batch (and fsspec's small block cache) whatever the shard's size. Decoding a whole row
+pyarrow fetches the footer, then only the column chunks of the row group asked for, a buffer at a
+time, and decodes them in batches of `BATCH_ROWS` rows: memory stays bounded by a few blocks and one
+decoded batch whatever the shard's or the row group's size. Decoding a whole row
 group at once (50K rows of ~750 characters in the benchmark) held its text twice over, as arrow
 buffers and as Python rows, ~80 MB more at the peak. pyarrow and fsspec do the parquet and HTTP work;
 this module only decides what to read in which order.
@@ -25,6 +25,11 @@ import pyarrow.parquet as pq
 
 BLOCK_SIZE = 4 * 1024 * 1024
 BATCH_ROWS = 8192  # rows decoded at a time within a row group
+# pyarrow reads a column chunk this much at a time (its pages are decoded as they come). Unbuffered, it
+# reads a row group's whole column chunk in one call (~30 MB of text in the benchmark's 50K-row groups),
+# which fsspec fetched in one response and kept as its cache while pyarrow copied it: a row group held
+# three copies of its compressed text at the peak. Buffered, fsspec fetches BLOCK_SIZE at a time.
+READ_BUFFER = 1024 * 1024
 
 
 class ShardError(Exception):
@@ -62,7 +67,7 @@ def open_shard(fs: fsspec.AbstractFileSystem, url: str, block_size: int = BLOCK_
     try:
         with fs.open(url, mode="rb", block_size=block_size, cache_type="readahead") as f:
             try:
-                yield pq.ParquetFile(f)
+                yield pq.ParquetFile(f, buffer_size=READ_BUFFER)
             except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
                 raise ShardError(f"{url} is not a readable parquet file: {exc}") from exc
     except FileNotFoundError as exc:
