@@ -68,8 +68,14 @@ async def seal_plain_tokens(pool: asyncpg.Pool, cipher: Fernet) -> int:
     return len(rows)
 
 
+async def open_tokens(pool: asyncpg.Pool, home: Path) -> Fernet:
+    """The cipher of the state dir's secrets key, once the tokens an earlier version kept in plain text are sealed
+    with it: what every process that opens tokens (the API, the sync worker) does first."""
+    cipher = await asyncio.to_thread(tokens_cipher, home)
+    await seal_plain_tokens(pool, cipher)
+    return cipher
+
+
 async def mirror_tokens_ctx(app: web.Application) -> AsyncIterator[None]:
-    cipher = await asyncio.to_thread(tokens_cipher, app[CONFIG].infra.home)
-    await seal_plain_tokens(app[POOL], cipher)
-    app[MIRROR_TOKENS] = cipher
+    app[MIRROR_TOKENS] = await open_tokens(app[POOL], app[CONFIG].infra.home)
     yield

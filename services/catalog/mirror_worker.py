@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from contracts.mirror import MirrorSyncCompleted, MirrorSyncCounts, MirrorSyncFailed, MirrorSyncRequested
 from services.catalog import store_mirror
 from services.catalog.mirror_sync import SyncOutcome, sync_mirror
-from services.catalog.mirror_tokens import TokenUnreadable, seal_plain_tokens, tokens_cipher, unseal
+from services.catalog.mirror_tokens import TokenUnreadable, open_tokens, unseal
 from services.catalog.mirror_upstream import Retry, Upstream
 from services.runtime.consumer import EventConsumer, Received
 from services.runtime.deps import Background, Deps
@@ -66,8 +66,7 @@ class SyncRunner:
         """The secrets key, read (made if need be) once; tokens an earlier version kept in plain text are sealed
         with it then. At the start of `run`, not when the worker is put together: that touches no database."""
         if self.tokens is None:
-            self.tokens = await asyncio.to_thread(tokens_cipher, self.home)
-            await seal_plain_tokens(self.pool, self.tokens)
+            self.tokens = await open_tokens(self.pool, self.home)
         return self.tokens
 
     async def run(self, stopping: asyncio.Event) -> None:
