@@ -176,7 +176,7 @@ class RunExecutor:
         plan = sampling.plan(total, sampling=self.deps.sampling)
         columns = columns_of(schema)
         async with self.deps.pool.acquire() as conn, conn.transaction():
-            if await store.lock_run(conn, run["id"], self.owner) is None:
+            if await store.lock_run(conn, source["id"], run["id"], self.owner) is None:
                 raise RunStopped
             await store.save_plan(
                 conn,
@@ -229,7 +229,7 @@ class RunExecutor:
                 rows, chunks = await asyncio.to_thread(_write_unit, reader, writer, unit, columns, plan)
                 done += 1
                 async with self.deps.pool.acquire() as conn, conn.transaction():
-                    if await store.lock_run(conn, run["id"], self.owner) is None:
+                    if await store.lock_run(conn, source["id"], run["id"], self.owner) is None:
                         raise RunStopped
                     run = await store.checkpoint(
                         conn,
@@ -258,9 +258,8 @@ class RunExecutor:
 
     async def _complete(self, run: asyncpg.Record, source: asyncpg.Record) -> None:
         async with self.deps.pool.acquire() as conn, conn.transaction():
-            if await store.lock_run(conn, run["id"], self.owner) is None:
+            if await store.lock_run(conn, source["id"], run["id"], self.owner) is None:
                 raise RunStopped
-            await store.lock_source(conn, source["id"])
             await store.finish_run(conn, run["id"], "completed")
             replaced = await store.complete_source(conn, source["id"], run)
             await self.deps.outbox.add(
@@ -281,9 +280,8 @@ class RunExecutor:
     async def _fail(self, run: asyncpg.Record, source: asyncpg.Record, code: FailureCode, reason: str) -> None:
         log.warning("indexing %s (source %s) failed: %s", source["dataset"], source["id"], reason)
         async with self.deps.pool.acquire() as conn, conn.transaction():
-            if await store.lock_run(conn, run["id"], self.owner) is None:
+            if await store.lock_run(conn, source["id"], run["id"], self.owner) is None:
                 return
-            await store.lock_source(conn, source["id"])
             await store.finish_run(conn, run["id"], "failed", reason, code)
             await store.mark_failed(conn, source["id"], reason, code)
             await self.deps.outbox.add(

@@ -1,4 +1,11 @@
-"""All of the ingest service's SQL."""
+"""All of the ingest service's SQL.
+
+Lock order: a source's row before any of its runs' rows, in every transaction that writes both.
+A cancel, a delete or a new request changes the source and then its runs; the worker checkpoints
+a run and then shows the progress on its source. Taken in opposite orders those two deadlock
+(PostgreSQL aborts one of them, and a cancel answered 500), so `lock_run` and `cancel_runs`
+take the source's lock first themselves.
+"""
 
 from __future__ import annotations
 
@@ -137,8 +144,10 @@ async def claim_run(conn: asyncpg.Connection, owner: str, lease_seconds: float) 
     )
 
 
-async def lock_run(conn: asyncpg.Connection, run_id: uuid.UUID, owner: str) -> Record | None:
-    """The run, locked, if `owner` still holds it; None if it was cancelled, finished or taken over."""
+async def lock_run(conn: asyncpg.Connection, source_id: uuid.UUID, run_id: uuid.UUID, owner: str) -> Record | None:
+    """The run, locked after its source, if `owner` still holds it; None if it was cancelled, finished
+    or taken over."""
+    await lock_source(conn, source_id)
     return await conn.fetchrow(
         "SELECT * FROM runs WHERE id = $1 AND state = 'running' AND lease_owner = $2 FOR UPDATE", run_id, owner
     )
@@ -226,6 +235,7 @@ async def finish_run(
 
 async def cancel_runs(conn: asyncpg.Connection, source_id: uuid.UUID) -> list[Record]:
     """Cancel the source's live run (a worker running it stops at its next checkpoint)."""
+    await lock_source(conn, source_id)
     return await conn.fetch(
         """UPDATE runs SET state = 'cancelled', finished_at = now(), lease_owner = NULL, lease_until = NULL
            WHERE source_id = $1 AND state IN ('queued', 'running') RETURNING *""",

@@ -21,16 +21,18 @@ from aiokafka.structs import ConsumerRecord
 from bench.ingest.static_catalog import StaticCatalog, serving, text_table
 from contracts import wrap
 from contracts.ingest import IndexRequested
-from services.ingest import store
+from services.ingest import runs, store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
 from services.ingest.runs import RunDeps, RunExecutor
 from services.ingest.shards import http_filesystem
+from services.ingest.sources import cancel_index
 from services.ingest.worker import RequestDeps, handle_index_requested
 from services.registry import definition
 from services.runtime import db, migrations
 from services.runtime.consumer import Received
 from services.runtime.outbox import Outbox
+from tests.conftest import wait_until
 
 
 @pytest_asyncio.fixture
@@ -249,3 +251,45 @@ async def test_a_new_request_supersedes_a_live_run_and_reindexing_swaps_the_inde
     assert after["index_name"] != old_index
     assert after["chunk_count"] == 150 == harness.chunks.count(after["index_name"])
     assert harness.chunks.count(old_index) == 0  # dropped once swapped out
+
+
+async def test_a_cancel_while_the_worker_shows_progress_stops_the_run_without_a_deadlock(
+    harness: Harness,
+    catalog,  # type: ignore[no-untyped-def]
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """A cancel locks the source and then its run; the worker's checkpoint used to lock the run and
+    then the source (to show progress). Caught between the two, PostgreSQL aborted the cancel with
+    a deadlock and the API answered 500. Here the cancel holds the source until the worker is
+    seen waiting for a lock, and only then touches the run."""
+    monkeypatch.setattr(runs, "PROGRESS_EVERY_SECONDS", 0.0)  # every checkpoint shows progress
+    catalog.add("acme/cancel", "default", "train", text_table(40_000), row_group_size=500)
+    source_id = await harness.request("acme/cancel")
+    worker = asyncio.create_task(harness.executor().run_one())
+
+    async def indexing() -> bool:
+        return bool((await harness.source(source_id))["indexed_row_count"])
+
+    await wait_until(indexing, interval=0.01)
+    async with harness.pool.acquire() as conn, conn.transaction():
+        source = await store.lock_source(conn, source_id)
+
+        async def worker_waits_for_a_lock() -> bool:
+            return bool(
+                await conn.fetchval(
+                    """SELECT count(*) FROM pg_stat_activity
+                       WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"""
+                )
+            )
+
+        await wait_until(worker_waits_for_a_lock, interval=0.01)
+        assert [r["state"] for r in await store.cancel_runs(conn, source_id)] == ["cancelled"]
+        await cancel_index(conn, harness.outbox, source, by="an operator")
+    async with asyncio.timeout(30):
+        assert await worker
+    source = await harness.source(source_id)
+    assert (source["status"], source["error_code"]) == ("failed", "Cancelled")
+    assert 0 < source["indexed_row_count"] < 40_000
+    run = await harness.pool.fetchrow("SELECT * FROM runs WHERE source_id = $1", source_id)
+    assert run["state"] == "cancelled"
+    assert harness.chunks.count(run["index_name"]) == 0  # the worker dropped the half-built index
