@@ -37,6 +37,19 @@ async def readable_repo(request: web.Request) -> asyncpg.Record:
     return row
 
 
+def require_poster(request: web.Request) -> Principal:
+    """Who opens, comments on or changes a discussion or pull request: anyone signed in who can read the repo,
+    but not with a read-only token, which writes nothing on the Hub (403 Forbidden)."""
+    principal = require_principal(request)
+    if principal.role == "read":
+        raise catalog_error(
+            403,
+            "Forbidden",
+            f"your token is read-only: {principal.user} cannot open, comment on or change discussions with it",
+        )
+    return principal
+
+
 async def writable_repo(request: web.Request) -> asyncpg.Record:
     """The repo, if the caller may push to it: 401 without a token, 404 if invisible, 403 if read-only."""
     principal = require_principal(request)

@@ -9,11 +9,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalog import cards, discussions, store_community, store_files
-from services.catalog.access import readable_repo
+from services.catalog.access import readable_repo, require_poster
 from services.catalog.errors import catalog_error
 from services.catalog.keys import BLOBS
 from services.catalog.repos import can_write_repo
-from services.runtime.auth import require_principal
 from services.runtime.errors import ApiError
 from services.runtime.http import json_response, parse_body, parse_query, read_json
 from services.runtime.keys import API, OUTBOX, POOL
@@ -169,7 +168,7 @@ async def details_view(request: web.Request) -> web.Response:
 
 
 async def create_view(request: web.Request) -> web.Response:
-    principal = require_principal(request)
+    principal = require_poster(request)
     repo = await readable_repo(request)
     body = await parse_body(request, CreateDiscussionBody, status=400)
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -190,7 +189,7 @@ async def _changing(request: web.Request, conn: asyncpg.Connection) -> tuple[asy
 
 
 async def comment_view(request: web.Request) -> web.Response:
-    principal = require_principal(request)
+    principal = require_poster(request)
     body = await parse_body(request, DiscussionCommentBody, status=400)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         _, found = await _changing(request, conn)
@@ -199,7 +198,7 @@ async def comment_view(request: web.Request) -> web.Response:
 
 
 async def title_view(request: web.Request) -> web.Response:
-    principal = require_principal(request)
+    principal = require_poster(request)
     body = await parse_body(request, DiscussionTitleBody, status=400)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         repo, found = await _changing(request, conn)
@@ -209,7 +208,7 @@ async def title_view(request: web.Request) -> web.Response:
 
 
 async def status_view(request: web.Request) -> web.Response:
-    principal = require_principal(request)
+    principal = require_poster(request)
     body = await parse_body(request, DiscussionStatusBody, status=400)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         repo, found = await _changing(request, conn)
@@ -219,7 +218,7 @@ async def status_view(request: web.Request) -> web.Response:
 
 
 async def edit_view(request: web.Request) -> web.Response:
-    principal = require_principal(request)
+    principal = require_poster(request)
     body = await parse_body(request, EditCommentBody, status=400)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         _, found = await _changing(request, conn)
@@ -230,7 +229,7 @@ async def edit_view(request: web.Request) -> web.Response:
 
 
 async def hide_view(request: web.Request) -> web.Response:
-    principal = require_principal(request)
+    principal = require_poster(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         repo, found = await _changing(request, conn)
         if not await can_write_repo(conn, principal, repo):
@@ -241,7 +240,7 @@ async def hide_view(request: web.Request) -> web.Response:
 
 async def merge_view(request: web.Request) -> web.Response:
     """Merge a pull request; the client sends `{"comment": ...}` or no body at all."""
-    principal = require_principal(request)
+    principal = require_poster(request)
     comment = None
     if await request.read():
         sent = await read_json(request)
@@ -269,6 +268,7 @@ def setup_discussion_routes(app: web.Application) -> None:
     one = base + r"/{num:[1-9][0-9]{0,8}}"
     not_found = "No such repo (RepoNotFound, also a private one the caller may not see) or discussion."
     bad = "An invalid body or parameter (InvalidInput, ValidationError)."
+    read_only = "A read-only token, which writes nothing (Forbidden)."
     api.get(
         base,
         list_view,
@@ -282,7 +282,7 @@ def setup_discussion_routes(app: web.Application) -> None:
         create_view,
         body=CreateDiscussionBody,
         ok=CreatedDiscussion,
-        errors={400: bad, 404: not_found},
+        errors={400: bad, 403: read_only, 404: not_found},
         token="required",
         summary="Open a discussion, or a draft pull request (its refs/pr/N starts at main's head)",
     )
@@ -293,9 +293,20 @@ def setup_discussion_routes(app: web.Application) -> None:
         errors={400: bad, 404: not_found},
         summary="A discussion or pull request with its events (a PR adds its target and conflicting files)",
     )
-    moderated = {400: bad, 403: "Neither its author nor a writer of the repo (Forbidden).", 404: not_found}
+    moderated = {
+        400: bad,
+        403: "A read-only token, or neither the discussion's author nor a writer of the repo (Forbidden).",
+        404: not_found,
+    }
     for path, view, body, ok, errors, summary in (
-        ("/comment", comment_view, DiscussionCommentBody, NewMessage, {400: bad, 404: not_found}, "Comment"),
+        (
+            "/comment",
+            comment_view,
+            DiscussionCommentBody,
+            NewMessage,
+            {400: bad, 403: read_only, 404: not_found},
+            "Comment",
+        ),
         ("/title", title_view, DiscussionTitleBody, NewTitle, moderated, "Rename"),
         (
             "/status",
@@ -313,7 +324,7 @@ def setup_discussion_routes(app: web.Application) -> None:
         edit_view,
         body=EditCommentBody,
         ok=UpdatedComment,
-        errors={**moderated, 403: "Not the comment's author (Forbidden)."},
+        errors={**moderated, 403: "A read-only token, or not the comment's author (Forbidden)."},
         token="required",
         summary="Edit a comment (its earlier text stays in `history`)",
     )
@@ -321,7 +332,7 @@ def setup_discussion_routes(app: web.Application) -> None:
         comment + "/hide",
         hide_view,
         ok=UpdatedComment,
-        errors={**moderated, 403: "Not a writer of the repo (Forbidden)."},
+        errors={**moderated, 403: "A read-only token, or not a writer of the repo (Forbidden)."},
         token="required",
         summary="Hide a comment, for good",
     )

@@ -158,7 +158,19 @@ async def test_a_reader_cannot_open_a_pull_request_where_they_cannot_read_or_wri
         with pytest.raises(HfHubHTTPError, match="403"):  # a read-only token opens no PR, as on the Hub
             dave_read_only.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="alice/open",
                                        repo_type=DATASET, create_pr=True)  # fmt: skip
+        # Nor a discussion, a draft PR or a comment: a read-only token writes nothing.
+        for opening in (dave_read_only.create_discussion, dave_read_only.create_pull_request):
+            with pytest.raises(HfHubHTTPError, match="403") as refused:
+                opening("alice/open", "from a read token", repo_type=DATASET)
+            assert refused.value.response.headers["X-Error-Code"] == "Forbidden"
         assert list(alice.get_repo_discussions("alice/open", repo_type=DATASET)) == []
+        question = bob.create_discussion("alice/open", "A question", repo_type=DATASET)
+        with pytest.raises(HfHubHTTPError, match="403"):
+            dave_read_only.comment_discussion("alice/open", question.num, "me too", repo_type=DATASET)
+        with pytest.raises(HfHubHTTPError, match="403"):
+            dave_read_only.change_discussion_status("alice/open", question.num, "closed", repo_type=DATASET)
+        details = alice.get_discussion_details("alice/open", question.num, repo_type=DATASET)
+        assert (details.status, len(details.events)) == ("open", 1)
 
     await asyncio.to_thread(session)
     # A PR number past any there can be is no PR of bob's: refused, not a crash.
