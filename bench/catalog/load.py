@@ -26,6 +26,7 @@ TAGS = ("pytorch", "license:mit", "en", "text-classification", "gguf", "language
 TAG_EVERY = (2, 5, 7, 11, 53, 211, 997)
 FILTER_TAGS = ("license:mit", "text-classification", "language:ja", "license:cc0-1.0")
 AUTHORS = 20_000
+LISTED_AUTHORS = ("user0", "user10000", "user5000", "user9999")  # first, near the middle, last in id order
 BATCH = 50_000
 START = datetime(2023, 1, 1, tzinfo=UTC)
 

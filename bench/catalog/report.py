@@ -77,7 +77,7 @@ class Report:
             f"{self.requests} sequential requests per phase, {self.repeats} repeats, page size {self.page_size}; "
             "figures: median of the repeats (min-max)",
             "",
-            f"{'scenario':<34} {'path':<5} {'p50 ms':>20} {'p99 ms':>20} {'max ms':>20}",
+            f"{'scenario':<40} {'path':<5} {'p50 ms':>20} {'p99 ms':>20} {'max ms':>20}",
         ]
         for label in self.kinds:
             for path in (HTTP, SQL):
@@ -85,7 +85,7 @@ class Report:
                 if f is None:
                     continue
                 lines.append(
-                    f"{label if path == HTTP else '':<34} {path:<5} {_median_spread(f.p50_ms):>20} "
+                    f"{label if path == HTTP else '':<40} {path:<5} {_median_spread(f.p50_ms):>20} "
                     f"{_median_spread(f.p99_ms):>20} {_median_spread(f.max_ms):>20}"
                 )
         worst = self.worst_listing_p99_ms()

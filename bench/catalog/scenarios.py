@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import asyncpg
 from multidict import MultiDict
 
-from bench.catalog.load import FILTER_TAGS, SEARCH_WORDS
+from bench.catalog.load import FILTER_TAGS, LISTED_AUTHORS, SEARCH_WORDS
 from services.catalog import store, store_listing
 from services.catalog.listing import encode_cursor, parse_list_query
 
@@ -56,6 +56,9 @@ async def build(pool: asyncpg.Pool, page_size: int, ids: list[str]) -> list[Scen
         ("sort=lastModified", [[("sort", "lastModified"), limit]]),
         ("search", [[("search", word), limit] for word in SEARCH_WORDS]),
         ("filter", [[("filter", tag), limit] for tag in FILTER_TAGS]),
+        # As `list_models(author=...)` asks: authors early, midway and last in the id order.
+        ("author", [[("author", author), limit] for author in LISTED_AUTHORS]),
+        ("author, sort=lastModified", [[("author", a), ("sort", "lastModified"), limit] for a in LISTED_AUTHORS]),
     ]
     scenarios = []
     for label, variants in families:

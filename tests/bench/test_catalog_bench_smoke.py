@@ -29,11 +29,11 @@ async def test_catalog_benchmark_measures_http_and_sql_and_cleans_up(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "3,000 repos loaded with COPY, indexed and analyzed" in out
-    for scenario in ("default order", "sort=lastModified", "search", "filter"):
+    for scenario in ("default order", "sort=lastModified", "search", "filter", "author", "author, sort=lastModified"):
         for depth in ("first page", "deep page"):
             assert f"{scenario}, {depth}" in out, out
     rows = [line.split()[:2] for line in out.splitlines()]
-    assert sum(1 for r in rows if r[:1] == ["sql"]) == 9, out  # a baseline beside every scenario
+    assert sum(1 for r in rows if r[:1] == ["sql"]) == 13, out  # a baseline beside every scenario
     assert "repo_info" in out
     assert "listing p99 over HTTP, worst scenario:" in out
     assert "peak RSS: catalog server" in out
