@@ -7,7 +7,16 @@ import statistics
 from dataclasses import dataclass, field
 
 from bench.catalog.scenarios import LISTING
-from bench.catalog.transfer import COPY, CURL_DOWNLOAD, CURL_UPLOAD, DOWNLOAD, SHA256, UPLOAD, TransferFigures
+from bench.catalog.transfer import (
+    COPY,
+    CURL_DOWNLOAD,
+    CURL_SERVED,
+    CURL_UPLOAD,
+    DOWNLOAD,
+    SHA256,
+    UPLOAD,
+    TransferFigures,
+)
 from bench.events.report import num, percentile, verdict
 
 GOAL_LISTING_P99_MS = 50.0
@@ -105,14 +114,14 @@ def _render_transfer(t: TransferFigures) -> list[str]:
         f"transfer of one {t.size_bytes / 1e6:,.0f} MB file, {rounds} rounds (each: copy, sha256 in memory, upload, "
         "download, and both again with curl); MB/s: median of the rounds (min-max)",
         "",
-        f"{'path':<16} {'MB/s':>22} {'vs file copy':>14}",
+        f"{'path':<26} {'MB/s':>22} {'vs file copy':>14}",
     ]
     copy = statistics.median(t.rates_mb_s(COPY)) if t.rates_mb_s(COPY) else math.nan
     ratios = {}
     for path in (COPY, *([SHA256] if t.seconds.get(SHA256) else []), *_transfer_paths(t)):
         rates = t.rates_mb_s(path)
         ratios[path] = statistics.median(rates) / copy if rates and copy > 0 else math.nan
-        lines.append(f"{path:<16} {_median_spread(rates):>22} {num(ratios[path] * 100, 0) + ' %':>14}")
+        lines.append(f"{path:<26} {_median_spread(rates):>22} {num(ratios[path] * 100, 0) + ' %':>14}")
     growth = [peak - start for start, peak in zip(t.rss_start_mb, t.rss_peak_mb, strict=True)]
     worst_growth = max(growth) if growth else math.nan
     cpu_per_gb, client_cpu_per_gb = _cpu_per_gb(t, t.cpu), _cpu_per_gb(t, t.client_cpu)
@@ -123,6 +132,8 @@ def _render_transfer(t: TransferFigures) -> list[str]:
         "  request at a time, through `hubstream serve catalog` (its own process), whose blobs are on that disk;",
         "  the same with curl (-T to the signed URL, -o from resolve): a plain C client, a cross-check of what the",
         "  catalog can serve. The verdicts below are on the aiohttp client, tuned like huggingface_hub's.",
+        "download, curl, discarded: the same GET, curl writing the bytes nowhere (-o /dev/null): the rate the",
+        "  catalog serves at, without the client's own write of the file to the disk.",
         "sha256, 1 core: hashing the file's size in memory with hashlib on one core. The catalog refuses an upload",
         "  whose sha256 differs, so it hashes every byte as it arrives, and one stream's sha256 runs on one core:",
         "  no upload can beat that row, whatever else the catalog and the client cost.",
@@ -148,7 +159,7 @@ def _render_transfer(t: TransferFigures) -> list[str]:
 
 def _transfer_paths(t: TransferFigures) -> list[str]:
     """The transfer paths measured (curl's only when curl was found), in the order they are reported."""
-    return [path for path in (UPLOAD, DOWNLOAD, CURL_UPLOAD, CURL_DOWNLOAD) if t.seconds.get(path)]
+    return [path for path in (UPLOAD, DOWNLOAD, CURL_UPLOAD, CURL_DOWNLOAD, CURL_SERVED) if t.seconds.get(path)]
 
 
 def _cpu_per_gb(t: TransferFigures, seconds: dict[str, list[float]]) -> str:

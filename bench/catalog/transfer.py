@@ -54,6 +54,8 @@ PATH_IN_REPO = "big.bin"
 RSS_EVERY = 0.005  # seconds between two RSS samples
 COPY, UPLOAD, DOWNLOAD = "file copy", "upload", "download"
 CURL_UPLOAD, CURL_DOWNLOAD = "upload, curl", "download, curl"
+# The same GET with curl writing the bytes nowhere: what the catalog serves at, without the client's file write.
+CURL_SERVED = "download, curl, discarded"
 SHA256 = "sha256, 1 core"  # hashing the file's size in memory: the most an upload verified as it streams can reach
 CURL_TIMEOUT = 600.0  # seconds: a hard limit for one curl transfer
 
@@ -234,23 +236,25 @@ async def download(session: aiohttp.ClientSession, url: str, token: str, repo_id
         raise TransferFailed(f"downloaded {received} bytes of {size}")
 
 
-async def curl(args: list[str], headers: dict[str, str], what: str) -> None:
+async def curl(args: list[str], headers: dict[str, str], what: str) -> bytes:
     """Run curl with these arguments; the headers go through its config on stdin, not its command line (where
-    any process on the machine could read a token). Fails on a status >= 400 or any transfer error."""
+    any process on the machine could read a token). Fails on a status >= 400 or any transfer error; returns
+    what curl wrote to its standard output."""
     config = "".join(f'header = "{name}: {value}"\n' for name, value in headers.items())
     process = await asyncio.create_subprocess_exec(
         "curl", "--silent", "--show-error", "--fail", "--config", "-", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         async with asyncio.timeout(CURL_TIMEOUT):
-            _, stderr = await process.communicate(config.encode())
+            stdout, stderr = await process.communicate(config.encode())
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
     if process.returncode != 0:
         raise TransferFailed(f"{what}: curl exited with {process.returncode}: {stderr.decode(errors='replace')[:300]}")
+    return stdout
 
 
 async def download_with_curl(url: str, token: str, repo_id: str, target: Path, size: int) -> None:
@@ -262,6 +266,17 @@ async def download_with_curl(url: str, token: str, repo_id: str, target: Path, s
     received = (await asyncio.to_thread(target.stat)).st_size
     if received != size:
         raise TransferFailed(f"curl downloaded {received} bytes of {size}")
+
+
+async def download_discarded_with_curl(url: str, token: str, repo_id: str, size: int) -> None:
+    """The download with curl, its bytes thrown away (counted, not written): the catalog's serving rate."""
+    received = await curl(
+        ["--output", os.devnull, "--write-out", "%{size_download}", f"{url}/{repo_id}/resolve/main/{PATH_IN_REPO}"],
+        {"Authorization": f"Bearer {token}"},
+        "download with curl, discarded",
+    )
+    if int(received or b"0") != size:
+        raise TransferFailed(f"curl received {received.decode(errors='replace')} bytes of {size}")
 
 
 def hash_in_memory(size: int) -> float:
@@ -340,6 +355,11 @@ async def _rounds(
             if not await asyncio.to_thread(same_ends, source, target):
                 raise TransferFailed(f"the file downloaded ({down}) differs from the uploaded one")
             target.unlink()
+            if down == CURL_DOWNLOAD:
+                async with timed(pid, figures, CURL_SERVED):
+                    await download_discarded_with_curl(url, token, repo_id, size)
+        if with_curl:
+            paths = (*paths, CURL_SERVED)
         rates = {path: size / 1e6 / figures.seconds[path][-1] for path in (COPY, SHA256, *paths)}
         cpu = {path: figures.cpu[path][-1] for path in paths}
         say(

@@ -66,3 +66,5 @@ async def test_catalog_benchmark_transfer_only_loads_no_repos(
         rows = [line.split()[:2] for line in out.splitlines()]
         assert ["upload,", "curl"] in rows, out
         assert ["download,", "curl"] in rows, out
+        # ...and the catalog's serving rate, the client writing nothing: a rate beside the copy's, counted bytes
+        assert any(line.startswith("download, curl, discarded ") and line.endswith("%") for line in out.splitlines())
