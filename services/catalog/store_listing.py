@@ -63,7 +63,14 @@ def list_sql(q: ListQuery, *, offset: int = 0) -> tuple[str, list[Any]]:
         where.append(f"(NOT private OR namespace = ANY({arg(list(q.readable_namespaces))}::text[]))")
     if q.hidden:  # by full_id, which every listing index holds: the scans stay index-only
         where.append(f"full_id <> ALL({arg(list(q.hidden))}::text[])")
-    if q.author is not None:
+    column = SORT_COLUMNS[q.sort]
+    if q.author is not None and column == "full_id":
+        # The author's repos are one range of full_id ("author/" up to "author0": '0' follows '/' in the
+        # bytewise order, and no name holds a '/'): the id order reads only them from repos_list_id. Said as
+        # `namespace = ...` too, the planner would read all of the author's rows by namespace and sort them.
+        author = arg(q.author)
+        where.append(f"full_id >= {author} || '/' AND full_id < {author} || '0'")
+    elif q.author is not None:  # the other orders have indexes that lead with the namespace (migration 013)
         where.append(f"namespace = {arg(q.author)}")
     for term in q.search:
         where.append(f"full_id ILIKE {arg(_like_pattern(term))}")
@@ -71,7 +78,6 @@ def list_sql(q: ListQuery, *, offset: int = 0) -> tuple[str, list[Any]]:
         where.append(f"tags @> {arg(list(q.tags))}::text[]")
     if q.gated is not None:
         where.append("gated <> 'false'" if q.gated else "gated = 'false'")
-    column = SORT_COLUMNS[q.sort]
     op, order = ("<", "DESC") if q.descending else (">", "ASC")
     if q.after is not None:
         if column == "full_id":
