@@ -26,7 +26,9 @@ TAGS = ("pytorch", "license:mit", "en", "text-classification", "gguf", "language
 TAG_EVERY = (2, 5, 7, 11, 53, 211, 997)
 FILTER_TAGS = ("license:mit", "text-classification", "language:ja", "license:cc0-1.0")
 AUTHORS = 20_000
-LISTED_AUTHORS = ("user0", "user10000", "user5000", "user9999")  # first, near the middle, last in id order
+BIG_ORG, BIG_ORG_EVERY = "zoo-org", 20  # one org holds every 20th repo (5 %), and sorts after every user
+# Authors listed by the bench: first, near the middle and last of the users in id order, and the big org.
+LISTED_AUTHORS = ("user0", "user10000", "user9999", BIG_ORG)
 BATCH = 50_000
 START = datetime(2023, 1, 1, tzinfo=UTC)
 
@@ -38,8 +40,9 @@ def repo_row(i: int, rng: random.Random) -> tuple[object, ...]:
     tags = [tag for tag, every in zip(TAGS, TAG_EVERY, strict=True) if i % every == 0]
     likes = int(rng.paretovariate(1.2)) - 1
     private = i % 100 == 42  # 1 %: listed to nobody here (the benchmark's requests are anonymous)
-    return (secrets.token_hex(12), "model", f"user{i % AUTHORS}", name, private, f"user{i % AUTHORS}", created,
-            modified, tags, likes, likes * 10)  # fmt: skip
+    author = BIG_ORG if i % BIG_ORG_EVERY == 7 else f"user{i % AUTHORS}"
+    return (secrets.token_hex(12), "model", author, name, private, author, created, modified, tags, likes,
+            likes * 10)  # fmt: skip
 
 
 async def load_repos(pool: asyncpg.Pool, count: int, seed: int) -> float:
@@ -49,7 +52,7 @@ async def load_repos(pool: asyncpg.Pool, count: int, seed: int) -> float:
     does for a bulk load: the result is the schema the migrations made, sooner."""
     rng = random.Random(seed)
     async with pool.acquire() as conn, conn.transaction():
-        await store_listing.copy_users(conn, [f"user{a}" for a in range(min(AUTHORS, count))])
+        await store_listing.copy_users(conn, [f"user{a}" for a in range(min(AUTHORS, count))] + [BIG_ORG])
     started = time.perf_counter()
     async with pool.acquire() as conn:
         indexes = await store_listing.drop_secondary_indexes(conn)

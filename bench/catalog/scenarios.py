@@ -56,7 +56,7 @@ async def build(pool: asyncpg.Pool, page_size: int, ids: list[str]) -> list[Scen
         ("sort=lastModified", [[("sort", "lastModified"), limit]]),
         ("search", [[("search", word), limit] for word in SEARCH_WORDS]),
         ("filter", [[("filter", tag), limit] for tag in FILTER_TAGS]),
-        # As `list_models(author=...)` asks: authors early, midway and last in the id order.
+        # As `list_models(author=...)` asks: users first, midway and last in id order, and an org with 5 % of repos.
         ("author", [[("author", author), limit] for author in LISTED_AUTHORS]),
         ("author, sort=lastModified", [[("author", a), ("sort", "lastModified"), limit] for a in LISTED_AUTHORS]),
     ]
