@@ -202,6 +202,7 @@ async def create_collection(request: web.Request) -> web.Response:
             raise catalog_error(
                 403, "Forbidden", f"you ({principal.user}) may not create collections in {body.namespace!r}"
             )
+        await store_collections.lock_owner(conn, body.namespace)  # its position is the owner's count
         collection_id = collections.new_object_id()
         theme = collections.THEMES[int(collection_id, 16) % len(collections.THEMES)]
         created = await store_collections.insert_collection(

@@ -87,6 +87,7 @@ async def writable(conn: asyncpg.Connection, principal: Principal, namespace: st
         raise catalog_error(
             403, "Forbidden", f"you ({principal.user}) may not change the collections of {row['owner']!r}"
         )
+    await store_collections.lock_owner(conn, row["owner"])  # before the row: see lock_owner
     locked = await store_collections.collection_for_update(conn, row["id"])
     if locked is None:  # deleted meanwhile
         raise not_found(f"{namespace}/{slug}")

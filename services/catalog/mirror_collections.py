@@ -25,6 +25,7 @@ from urllib.parse import quote
 import asyncpg
 import orjson
 
+from services.catalog import store_collections
 from services.catalog import store_mirror_collections as store
 from services.catalog.mirror_upstream import Upstream, UpstreamError, UpstreamGone, UpstreamUnreachable, _need
 
@@ -289,6 +290,7 @@ async def _copy_one(
 
 async def write_collection(conn: asyncpg.Connection, mirror: str, up: UpstreamCollection, digest: str) -> str:
     """The collection's new state with all its items, in the caller's transaction; "created" or "updated"."""
+    await store_collections.lock_owner(conn, up.owner)  # before any of the owner's rows, as every change does
     row = await store.collection_for_update(conn, up.collection_id)
     if row is not None and row["mirror"] != mirror:
         raise CollectionConflict(f"a collection with the id of {up.slug} that is not a copy from mirror {mirror!r} "

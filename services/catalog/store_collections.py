@@ -17,6 +17,16 @@ async def collection(conn: Conn, collection_id: str) -> Record | None:
     return await conn.fetchrow(f"{_COLLECTION} WHERE c.id = $1", collection_id)
 
 
+async def lock_owner(conn: asyncpg.Connection, owner: str) -> None:
+    """Serialise the changes to one owner's collections, until the transaction ends.
+
+    A delete or a move renumbers all of the owner's collections, after locking the one it changes. Two such
+    changes to two collections of one owner each held their own and waited for the other's: a deadlock,
+    answered 500. Every change (a create, an update, a delete, an item's change, a mirror's copy) takes this
+    lock first, before any collection row, so they queue instead."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hubstream.collections:' || $1, 0))", owner)
+
+
 async def collection_for_update(conn: asyncpg.Connection, collection_id: str) -> Record | None:
     return await conn.fetchrow(f"{_COLLECTION} WHERE c.id = $1 FOR UPDATE OF c", collection_id)
 
