@@ -196,9 +196,15 @@ async def move_dataset(request: web.Request) -> web.Response:
                 path = f"{folder}/{body.name}" if folder else body.name
             if path is not None and path != ds["path"]:
                 check_path(path, ["body", "path" if body.path is not None else "name"])
-                if await store.lock_dataset_by_path(conn, path) is not None:
-                    raise VersioningError(409, "PathTaken", f"another dataset already has the path {path!r}")
-                ds = await store.move_dataset(conn, ds["pk"], path)
+                # The unique index on path decides, not a lock on the dataset there: two moves onto each other's
+                # path, each holding its own dataset and waiting for the other's, deadlocked (a 500).
+                taken = VersioningError(409, "PathTaken", f"another dataset already has the path {path!r}")
+                if await store.dataset_id_at(conn, path) is not None:
+                    raise taken
+                try:
+                    ds = await store.move_dataset(conn, ds["pk"], path)
+                except asyncpg.UniqueViolationError:  # moved or created there since (the transaction rolls back)
+                    raise taken from None
             version = await _version(conn, ds, None, None)
             answer = await responses.dataset(conn, ds, version)
     return json_response(dump(answer))
