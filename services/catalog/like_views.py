@@ -43,6 +43,8 @@ async def _set(request: web.Request, *, liked: bool) -> web.Response:
     principal = require_principal(request)
     repo = await readable_repo(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        if await store_community.lock_likes(conn, repo["id"]) is None:  # deleted since it was read
+            raise catalog_error(404, "RepoNotFound", f"Repository Not Found for url: {request.url}.")
         change = store_community.like if liked else store_community.unlike
         await change(conn, repo["id"], principal.user)  # liking twice (or unliking twice) changes nothing
         likes = await conn.fetchval("SELECT likes FROM repos WHERE id = $1", repo["id"])

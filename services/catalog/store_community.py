@@ -131,6 +131,13 @@ async def set_event_data(conn: asyncpg.Connection, event_id: str, data: dict[str
 # Likes: the repo's `likes` counter moves in the same statement as the like itself, so the two never disagree.
 
 
+async def lock_likes(conn: asyncpg.Connection, repo_id: str) -> int | None:
+    """The repo's like count, its row locked first (None if the repo is gone). An unlike removed its like row
+    and then waited for the repo's; a repo deletion held the repo's and waited for the like rows it cascades
+    to: a deadlock. The repo's row first, as the deletion takes them."""
+    return await conn.fetchval("SELECT likes FROM repos WHERE id = $1 FOR NO KEY UPDATE", repo_id)
+
+
 async def like(conn: asyncpg.Connection, repo_id: str, user: str) -> bool:
     return bool(
         await conn.fetchval(
