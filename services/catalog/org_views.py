@@ -264,6 +264,7 @@ async def create_resource_group_view(request: web.Request) -> web.Response:
     user = request[PRINCIPAL].user
     auto = body.autoJoin or AutoJoin(enabled=False)
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        await store_orgs.lock_groups(conn, org)
         row = await store_orgs.insert_group(
             conn,
             group_id=secrets.token_hex(12),
@@ -305,6 +306,7 @@ async def delete_resource_group_view(request: web.Request) -> web.Response:
     """Its repos return to the organization's own rule (every member by their org role)."""
     org = await _org_for(request, admin=True)
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        await store_orgs.lock_groups(conn, org)
         found = await _group(conn, org, request.match_info["group"], lock=True)
         await store_orgs.delete_group(conn, found["id"])
     return json_response({"deleted": found["id"]})
@@ -368,6 +370,7 @@ async def assign_repo_view(request: web.Request) -> web.Response:
                 "Forbidden",
                 f"only admins of the organization {repo['namespace']} assign its repos to resource groups",
             )
+        await store_orgs.lock_groups(conn, repo["namespace"])
         group_id = None
         if body.resourceGroupId is not None:
             group_id = (await _group(conn, repo["namespace"], body.resourceGroupId))["id"]

@@ -16,6 +16,7 @@ async def assign_new_repo(conn: asyncpg.Connection, principal: Principal, repo: 
 
     Raising rolls back the caller's transaction, so a refused group leaves no repo behind either.
     """
+    await store_orgs.lock_groups(conn, repo["namespace"])
     group = await store_orgs.group(conn, repo["namespace"], group_id.lower())
     if group is None:
         raise catalog_error(404, "ResourceGroupNotFound", f"no resource group {group_id!r} in {repo['namespace']}")

@@ -154,5 +154,13 @@ async def remove_group_user(conn: asyncpg.Connection, group_id: str, user: str) 
     return bool(done)
 
 
+async def lock_groups(conn: asyncpg.Connection, org: str) -> None:
+    """Serialise the changes that move an organization's repos between its resource groups, until the
+    transaction ends. A group created with several repos moves them in the order the request lists them, and a
+    group's deletion moves its repos out (the foreign key's cascade) in the table's order: two of them crossed,
+    each holding a repo the other waited for (a deadlock, answered 500). Each takes this lock first."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hubstream.resource-groups:' || $1, 0))", org)
+
+
 async def set_repo_group(conn: asyncpg.Connection, repo_id: str, group_id: str | None) -> None:
     await conn.execute("UPDATE repos SET resource_group = $2 WHERE id = $1", repo_id, group_id)
