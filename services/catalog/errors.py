@@ -43,7 +43,7 @@ CatalogErrorCode = Literal[
     "NotOrgMember",  # a resource group's user must be a member of the group's organization
     # Mirrors
     "MirrorReadOnly",  # a write to a repo copied from an upstream Hub (403)
-    "UpstreamUnavailable",  # a mirrored file not cached yet, and its upstream did not give it (502)
+    "UpstreamUnavailable",  # a mirrored file (or older commit's tree) not here yet, and the upstream did not give it
 ]
 
 

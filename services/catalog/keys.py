@@ -12,3 +12,4 @@ BLOBS = web.AppKey("blobs", BlobStore)
 FILE_SETTINGS = web.AppKey("file_settings", FileSettings)
 UPLOAD_SIGNING_KEY = web.AppKey("upload_signing_key", bytes)
 MIRROR_HTTP = web.AppKey("mirror_http", aiohttp.ClientSession)  # fetches mirrored files from their upstream
+MIRROR_API = web.AppKey("mirror_api", aiohttp.ClientSession)  # reads upstreams' Hub API (JSON, decompressed)

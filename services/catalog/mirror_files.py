@@ -21,7 +21,7 @@ from aiohttp import web
 from services.catalog import store_mirror
 from services.catalog.blobs import CHUNK, BlobMismatch
 from services.catalog.errors import catalog_error
-from services.catalog.keys import BLOBS, MIRROR_HTTP
+from services.catalog.keys import BLOBS, MIRROR_API, MIRROR_HTTP
 from services.catalog.mirror_tokens import MIRROR_TOKENS, TokenUnreadable, mirror_tokens_ctx, unseal
 from services.catalog.mirror_upstream import file_url
 from services.runtime.errors import ApiError
@@ -34,8 +34,10 @@ READ_TIMEOUT = 30.0  # between two reads: a stalled upstream ends the download, 
 
 
 async def session_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with aiohttp.ClientSession(auto_decompress=False) as session:
-        app[MIRROR_HTTP] = session
+    # Files pass through byte for byte (verified, cached as sent); API answers (older trees) are read as JSON.
+    async with aiohttp.ClientSession(auto_decompress=False) as files, aiohttp.ClientSession() as api:
+        app[MIRROR_HTTP] = files
+        app[MIRROR_API] = api
         yield
 
 
@@ -52,6 +54,19 @@ async def cached_blob(app: web.Application, entry: asyncpg.Record) -> str | None
     return sha256 if sha256 and await app[BLOBS].exists(sha256) else None
 
 
+async def upstream_of(app: web.Application, repo: asyncpg.Record, missing: str) -> tuple[str, str | None]:
+    """The URL of a mirrored repo's upstream and the mirror's token, opened; else a 502 saying what is `missing`
+    here and why the upstream cannot be asked for it."""
+    upstream = await store_mirror.upstream_of(app[POOL], repo["mirror"])
+    if upstream is None:
+        raise catalog_error(502, "UpstreamUnavailable", f"{missing} and its mirror is gone")
+    base, sealed = upstream
+    try:
+        return base, unseal(app[MIRROR_TOKENS], sealed, repo["mirror"])
+    except TokenUnreadable as exc:
+        raise catalog_error(502, "UpstreamUnavailable", f"{missing} here: {exc}") from exc
+
+
 async def fetch(
     request: web.Request,
     repo: asyncpg.Record,
@@ -63,17 +78,7 @@ async def fetch(
     (and return that response), else return the cached blob's sha256."""
     app = request.app
     where = f"{repo['repo_type']} {repo['namespace']}/{repo['name']}"
-    upstream = await store_mirror.upstream_of(app[POOL], repo["mirror"])
-    if upstream is None:
-        raise catalog_error(
-            502, "UpstreamUnavailable", f"{entry['path']} of {where} is not cached and its mirror is gone"
-        )
-    base, sealed = upstream
-    try:
-        token = unseal(app[MIRROR_TOKENS], sealed, repo["mirror"])
-    except TokenUnreadable as exc:
-        why = f"{entry['path']} of {where} is not cached here: {exc}"
-        raise catalog_error(502, "UpstreamUnavailable", why) from exc
+    base, token = await upstream_of(app, repo, f"{entry['path']} of {where} is not cached")
     url = file_url(base, repo["repo_type"], f"{repo['namespace']}/{repo['name']}", commit, entry["path"])
     timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT)
     auth = {"Authorization": f"Bearer {token}"} if token else {}

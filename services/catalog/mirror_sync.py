@@ -253,7 +253,7 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
             if row["head_sha"]
             else {}
         )
-        await store_mirror.clear_history(conn, local_id)
+        await store_mirror.clear_history(conn, local_id, list(up.commits))
         await _write_history(conn, local_id, up)
         await store_mirror.set_copy_fields(conn, local_id, mirror=mirror, fields=fields)
     if row is None:
@@ -290,7 +290,8 @@ async def write_repo(conn: asyncpg.Connection, outbox: Outbox, mirror: str, up: 
 
 
 async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRepo) -> None:
-    """Commits (with their parents and dates), the file list at each ref's commit, and the refs."""
+    """Commits (with their parents and dates), the file list at each ref's commit, and the refs. The other commits
+    are marked as missing their tree: a read at one fetches it from the upstream then (mirror_trees.py)."""
     owner = up.repo_id.split("/")[0]
     # A parent outside what was copied (a history longer than the cap) is cut: history ends there.
     commits = [
@@ -301,6 +302,7 @@ async def _write_history(conn: asyncpg.Connection, repo_id: str, up: UpstreamRep
             c.message,
             c.author or owner,
             c.date or up.modified_at,
+            c.sha not in up.trees,
         )
         for c in up.commits.values()
     ]

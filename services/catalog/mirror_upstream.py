@@ -188,12 +188,21 @@ class Upstream:
         repo.trees[repo.sha] = repo.files
         for kind, name, target in repo.refs:
             if target not in repo.trees:
-                repo.trees[target] = parse_siblings(await self.info(repo_type, repo_id, target), self.url + base)
+                repo.trees[target] = await self.tree(repo_type, repo_id, target)
             if kind == "branch":
                 await self._commits(base, name, repo.commits)
         for target in repo.trees:  # tags and PRs off every branch: their head commit only
             repo.commits.setdefault(target, UpstreamCommit(target, None, "", "", repo_id.split("/")[0], None))
         return repo
+
+    async def tree(self, repo_type: str, repo_id: str, commit: str) -> list[UpstreamFile]:
+        """The files at `commit` (sizes, git blob ids, LFS hashes): how a sync reads the tree at each ref, and how a
+        mirror reads an older commit's on its first read there (mirror_trees.py)."""
+        info = await self.info(repo_type, repo_id, commit)
+        where = f"{self.url}/api/{PLURAL[repo_type]}/{repo_id}/revision/{commit}"
+        if info.get("sha") != commit:
+            raise UpstreamError(f"{where} answered the files of another commit ({info.get('sha')!r:.60})")
+        return parse_siblings(info, where)
 
     async def _commits(self, base: str, branch: str, into: dict[str, UpstreamCommit]) -> None:
         path: str | None = f"{base}/commits/{quote(branch, safe='')}"

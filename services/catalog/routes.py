@@ -136,6 +136,12 @@ def setup_file_routes(app: web.Application) -> None:
     # Revisions, refs and paths (`[\s\S]+`: any character, a newline too) are judged by the views, after the token
     # check, so a strange one gets the view's 400/404 rather than the router's "no such route".
     read_errors = {400: INVALID, 404: NOT_FOUND}
+    # Reads of the files at a revision: of a mirrored repo, an older commit's tree is fetched on its first read.
+    tree_errors = {
+        **read_errors,
+        502: "An older commit of a mirrored repo whose tree is not copied yet, and its upstream Hub did not give "
+        "it (UpstreamUnavailable).",
+    }
     write_errors = {**read_errors, 403: "The token's user may read the repo but not write to it (Forbidden)."}
     # Readers commit to pull requests of their own (create_pr=1, or refs/pr/N of an open PR they opened).
     commit_errors = {
@@ -169,30 +175,46 @@ def setup_file_routes(app: web.Application) -> None:
         token="required",
         summary="Commit (NDJSON body: a header line, then file, lfsFile, deletedFile, deletedFolder lines)",
     )
-    for path, view, query, ok, summary in (
-        ("/revision/{rev:[\\s\\S]+}", views.repo_info_at_revision, InfoParams, RepoInfo, "A repo's info at a revision"),
+    for path, view, query, ok, errors, summary in (
+        (
+            "/revision/{rev:[\\s\\S]+}",
+            views.repo_info_at_revision,
+            InfoParams,
+            RepoInfo,
+            tree_errors,
+            "A repo's info at a revision",
+        ),
         (
             "/tree/{rest:[\\s\\S]+}",
             history_views.tree,
             history_views.TreeParams,
             list[TreeEntry],
+            tree_errors,
             "Files and folders at a revision (`{rev}[/{path}]`; recursive, expand; Link pages)",
         ),
-        ("/refs", history_views.list_refs, history_views.RefsParams, Refs, "Branches, tags, conversions and PRs"),
+        (
+            "/refs",
+            history_views.list_refs,
+            history_views.RefsParams,
+            Refs,
+            read_errors,
+            "Branches, tags, conversions and PRs",
+        ),
         (
             "/commits/{rev:[\\s\\S]+}",
             history_views.list_commits,
             history_views.CommitsParams,
             list[CommitEntry],
+            read_errors,
             "Commits reachable from a revision, newest first (Link pages)",
         ),
     ):
-        api.get(REPO + path, view, query=query, ok=ok, errors=read_errors, also={307: MOVED}, summary=summary)
+        api.get(REPO + path, view, query=query, ok=ok, errors=errors, also={307: MOVED}, summary=summary)
     api.post(
         REPO + "/paths-info/{rev:[\\s\\S]+}",
         history_views.paths_info,
         ok=list[TreeEntry],
-        errors=read_errors,
+        errors=tree_errors,
         summary="Entries for the given paths that exist (form-encoded `paths`, `expand`)",
     )
     ref_errors = {**write_errors, 409: "The branch or tag exists (RefExists)."}
@@ -315,7 +337,8 @@ def setup_file_routes(app: web.Application) -> None:
                 401: "A gated repo's file without a token (GatedRepo), or a token that is not valid.",
                 403: "A gated repo's file, and the caller is not among those with access (GatedRepo).",
                 416: "The Range is outside the file.",
-                502: "A mirrored file not cached yet, and its upstream Hub did not give it (UpstreamUnavailable).",
+                502: "A mirrored file not cached yet, or at an older commit whose tree is not copied yet, and its "
+                "upstream Hub did not give it (UpstreamUnavailable).",
             },
             also={206: (bytes, "The requested byte range."), 307: MOVED},
             summary="A file at a revision (`{rev}/{path}`), with the Hub's metadata headers; Range → 206",

@@ -194,10 +194,15 @@ async def insert_mirrored_repo(
     )
 
 
-async def clear_history(conn: asyncpg.Connection, repo_id: str) -> None:
-    """A repo's refs, commits and file lists go (its files with its commits), to be written again."""
+async def clear_history(conn: asyncpg.Connection, repo_id: str, keep: list[str]) -> None:
+    """A repo's refs, and its commits with their file lists (its files go with its commits), to be written again;
+    but the commits of `keep` (still in the upstream's history) whose tree is here stay, with it: a commit's tree
+    never changes, and one fetched on a read (mirror_trees.py) is then still served when the upstream is down."""
     await conn.execute(
-        "WITH gone AS (DELETE FROM refs WHERE repo_id = $1) DELETE FROM commits WHERE repo_id = $1", repo_id
+        """WITH gone AS (DELETE FROM refs WHERE repo_id = $1)
+           DELETE FROM commits WHERE repo_id = $1 AND (tree_missing OR sha <> ALL($2::text[]))""",
+        repo_id,
+        keep,
     )
 
 
@@ -218,35 +223,68 @@ async def set_copy_fields(conn: asyncpg.Connection, repo_id: str, *, mirror: str
     )
 
 
+# A copied file row from parallel arrays (commit, path, size, LFS sha256 or NULL, git blob id) starting at parameter
+# $n: a regular file's sha256 is the one learnt from an earlier download, if any.
+def _copied_files(n: int) -> str:
+    return f"""INSERT INTO commit_files (repo_id, commit_sha, path, size, sha256, git_oid, lfs, last_commit)
+           SELECT $1, f.sha, f.path, f.size, coalesce(f.sha256, b.sha256, ''), f.git_oid, f.sha256 IS NOT NULL, f.sha
+           FROM unnest(${n}::text[], ${n + 1}::text[], ${n + 2}::bigint[], ${n + 3}::text[], ${n + 4}::text[])
+               AS f (sha, path, size, sha256, git_oid)
+           LEFT JOIN mirror_blob_ids b ON f.sha256 IS NULL AND b.git_oid = f.git_oid"""
+
+
 async def insert_history(
     conn: asyncpg.Connection,
     repo_id: str,
-    commits: list[tuple[str, str | None, str, str, str, datetime | None]],
+    commits: list[tuple[str, str | None, str, str, str, datetime | None, bool]],
     files: list[tuple[str, str, int, str | None, str]],
     refs: list[tuple[str, str, str]],
 ) -> None:
-    """One copied repo's commits (sha, parent, title, message, author, date), files at each ref's commit
-    (commit, path, size, LFS sha256 or None, git blob id) and refs (kind, name, target): one statement, one round
-    trip, however long the lists. A regular file's sha256 is the one learnt from an earlier download, if any."""
-    c = list(zip(*commits, strict=True)) or [[]] * 6
+    """One copied repo's commits (sha, parent, title, message, author, date, whether its tree is missing), files
+    at each ref's commit (commit, path, size, LFS sha256 or None, git blob id) and refs (kind, name, target): one
+    statement, one round trip, however long the lists. A commit kept with its tree by `clear_history` gets its
+    fields again and keeps its files (the same ones: a commit's tree never changes)."""
+    c = list(zip(*commits, strict=True)) or [[]] * 7
     f = list(zip(*files, strict=True)) or [[]] * 5
     r = list(zip(*refs, strict=True)) or [[]] * 3
     await conn.execute(
-        """WITH copied_commits AS (
-               INSERT INTO commits (repo_id, sha, parent_sha, title, message, author, created_at)
-               SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+        f"""WITH copied_commits AS (
+               INSERT INTO commits (repo_id, sha, parent_sha, title, message, author, created_at, tree_missing)
+               SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                   $7::timestamptz[], $8::boolean[])
+               ON CONFLICT (repo_id, sha) DO UPDATE SET (parent_sha, title, message, author, created_at)
+                   = (EXCLUDED.parent_sha, EXCLUDED.title, EXCLUDED.message, EXCLUDED.author, EXCLUDED.created_at)
            ), copied_refs AS (
                INSERT INTO refs (repo_id, kind, name, target)
-               SELECT $1, * FROM unnest($8::text[], $9::text[], $10::text[])
+               SELECT $1, * FROM unnest($9::text[], $10::text[], $11::text[])
            )
-           INSERT INTO commit_files (repo_id, commit_sha, path, size, sha256, git_oid, lfs, last_commit)
-           SELECT $1, f.sha, f.path, f.size, coalesce(f.sha256, b.sha256, ''), f.git_oid, f.sha256 IS NOT NULL, f.sha
-           FROM unnest($11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[])
-               AS f (sha, path, size, sha256, git_oid)
-           LEFT JOIN mirror_blob_ids b ON f.sha256 IS NULL AND b.git_oid = f.git_oid""",
+           {_copied_files(12)}
+           ON CONFLICT (repo_id, commit_sha, path) DO NOTHING""",
         repo_id,
         *c,
         *r,
+        *f,
+    )
+
+
+async def tree_missing(conn: Conn, repo_id: str, sha: str) -> bool:
+    """Whether the commit is one of a mirrored repo's whose tree was not copied yet."""
+    return bool(await conn.fetchval("SELECT tree_missing FROM commits WHERE repo_id = $1 AND sha = $2", repo_id, sha))
+
+
+async def insert_tree(conn: Conn, repo_id: str, sha: str, files: list[tuple[str, int, str | None, str]]) -> None:
+    """The tree of a commit whose tree was missing: its files (path, size, LFS sha256 or None, git blob id), in one
+    statement that first clears the commit's mark. A concurrent one (another first read) waits for that row, finds
+    the mark cleared and stores nothing: the tree is stored once, and neither fails."""
+    f = list(zip(*((sha, *file) for file in files), strict=True)) or [[]] * 5
+    await conn.execute(
+        f"""WITH claimed AS (
+               UPDATE commits SET tree_missing = false WHERE repo_id = $1 AND sha = $2 AND tree_missing RETURNING sha
+           )
+           {_copied_files(3)}
+           WHERE EXISTS (SELECT FROM claimed)""",
+        repo_id,
+        sha,
         *f,
     )
 

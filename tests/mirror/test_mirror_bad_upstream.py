@@ -1,6 +1,7 @@
 """An upstream that misbehaves during a sync: malformed and truncated answers, 429 with Retry-After, a file whose
 bytes are not the ones announced. The sync records the error and goes on; every repo stays at its old state or
-reaches its new one (never half); a mismatching file is never cached.
+reaches its new one (never half); a mismatching file is never cached. On a read of an older commit's tree, garbage,
+a 5xx or another commit's files are a 502 naming the upstream, and nothing is stored.
 
 The upstream here is a small Hub stand-in (canned answers the test changes between syncs), because the real
 catalog never misbehaves on purpose.
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -41,19 +43,22 @@ class FakeHub:
     hits: dict[str, int] = field(default_factory=dict)
     page_size: int | None = None  # the datasets listing in pages of this many (Link: rel="next"), or all at once
     broken_pages: set[int] = field(default_factory=set)  # listing pages (by first position) answered truncated
+    statuses: dict[str, int] = field(default_factory=dict)  # paths answered with this status (and no body)
     url: str = ""
 
-    def info(self, repo_id: str) -> dict[str, Any]:
+    def info(self, repo_id: str, sha: str | None = None) -> dict[str, Any]:
+        """The repo's info at its head, or at an older commit of its `older` ones ({sha: files}, newest first)."""
         repo = self.repos[repo_id]
+        files = repo["files"] if sha in (None, repo["sha"]) else repo["older"][sha]
         return {
             "_id": repo["_id"],
             "id": repo_id,
-            "sha": repo["sha"],
+            "sha": sha or repo["sha"],
             "lastModified": repo["modified"],
             "createdAt": "2026-01-01T00:00:00.000Z",
             "private": False,
             "tags": ["mirrored"],
-            "siblings": [{"rfilename": p, "size": len(d), "blobId": git_oid(d)} for p, d in repo["files"].items()],
+            "siblings": [{"rfilename": p, "size": len(d), "blobId": git_oid(d)} for p, d in files.items()],
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -64,6 +69,8 @@ class FakeHub:
             return web.Response(status=429, headers={"Retry-After": "1"})
         if path in self.broken:
             return web.Response(body=b'{"_id": "aaaa', content_type="application/json")
+        if path in self.statuses:
+            return web.Response(status=self.statuses[path])
         if path in self.bodies:
             return web.Response(body=self.bodies[path])
         parts = path.split("/")
@@ -105,8 +112,12 @@ class FakeHub:
             sha = self.repos[repo_id]["sha"]
             return web.json_response({"branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": sha}]})
         if tail[0] == "commits":
-            sha = self.repos[repo_id]["sha"]
-            return web.json_response([{"id": sha, "title": "a commit", "message": "", "authors": [{"user": "bob"}]}])
+            shas = [self.repos[repo_id]["sha"], *self.repos[repo_id].get("older", {})]
+            return web.json_response(
+                [{"id": sha, "title": "a commit", "message": "", "authors": [{"user": "bob"}]} for sha in shas]
+            )
+        if tail[0] == "revision" and tail[1] in (self.repos[repo_id]["sha"], *self.repos[repo_id].get("older", {})):
+            return web.json_response(self.info(repo_id, tail[1]))
         return web.json_response({"error": "no such route"}, status=404)
 
 
@@ -211,6 +222,47 @@ async def test_a_file_whose_bytes_differ_from_the_upstream_hash_is_never_cached(
     assert fake_hub.hits[f"{resolve}/ok.txt"] == 1  # verified, cached: the second came from here
     known = {r["git_oid"] for r in await catalog.pool.fetch("SELECT git_oid FROM mirror_blob_ids")}
     assert known == {git_oid(b"fine")}
+
+
+async def test_an_older_tree_the_upstream_answers_badly_is_a_502_and_is_not_stored(
+    catalog: Catalog, fake_hub: FakeHub, mirror_worker: object, hubstream: Any
+) -> None:
+    """The tree of an older commit, fetched on its first read: garbage, a 5xx or the files of another commit are a
+    502 naming the upstream (after two attempts), and nothing is stored, so a later read asks again and, answered
+    well, stores it once; a sha outside the copied history is a 404 the upstream is never asked about."""
+    garbage, failing, lying = "a" * 40, "b" * 40, "c" * 40
+    older = {garbage: {"a.txt": b"one\n"}, failing: {"b.txt": b"two\n"}, lying: {"c.txt": b"three\n"}}
+    fake_hub.repos = {
+        "bob/good": {"_id": GOOD_ID, "sha": SHA2, "modified": "2026-01-01T00:00:00.000Z", "files": {"z": b"z"},
+                     "older": older},
+    }  # fmt: skip
+    assert (await hubstream("mirror", "add", "fake", fake_hub.url, "--repo", "dataset/bob/good")).code == 0
+    synced: Ran = await hubstream("mirror", "sync", "fake", "--wait")
+    assert synced.code == 0, synced.err
+    revision = "/api/datasets/bob/good/revision/"
+    fake_hub.broken = {revision + garbage}
+    fake_hub.statuses = {revision + failing: 503}
+    fake_hub.bodies = {revision + lying: orjson.dumps(fake_hub.info("bob/good", failing))}
+    for sha, why in ((garbage, "malformed JSON"), (failing, "503"), (lying, "another commit")):
+        status, headers, body = await catalog.call("GET", f"/api/datasets/bob/good/tree/{sha}")
+        assert status == 502, (sha, status, body)
+        assert headers["X-Error-Code"] == "UpstreamUnavailable"
+        assert fake_hub.url in body["error"], body
+        assert why in body["error"], body
+    assert fake_hub.hits[revision + failing] == 2  # bounded: two attempts, then the answer
+    stored = "SELECT count(*) FROM commit_files WHERE repo_id = $1 AND commit_sha = ANY($2::text[])"
+    assert await catalog.pool.fetchval(stored, GOOD_ID, list(older)) == 0
+
+    fake_hub.broken = set()  # answered well now: fetched, stored, then served from here
+    for _ in range(2):
+        status, _, body = await catalog.call("GET", f"/api/datasets/bob/good/tree/{garbage}")
+        assert (status, [e["path"] for e in body]) == (200, ["a.txt"])
+    assert fake_hub.hits[revision + garbage] == 2  # the bad answer, then the one that was stored
+    assert await catalog.pool.fetchval(stored, GOOD_ID, list(older)) == 1
+
+    status, headers, _ = await catalog.call("GET", f"/api/datasets/bob/good/tree/{'d' * 40}")
+    assert (status, headers["X-Error-Code"]) == (404, "RevisionNotFound")
+    assert revision + "d" * 40 not in fake_hub.hits
 
 
 async def test_every_schedules_syncs_and_remove_deletes_the_copies(
