@@ -41,13 +41,14 @@ def require_poster(request: web.Request) -> Principal:
     """Who opens, comments on or changes a discussion or pull request: anyone signed in who can read the repo,
     but not with a read-only token, which writes nothing on the Hub (403 Forbidden)."""
     principal = require_principal(request)
-    if principal.role == "read":
-        raise catalog_error(
-            403,
-            "Forbidden",
-            f"your token is read-only: {principal.user} cannot open, comment on or change discussions with it",
-        )
+    refuse_read_only(principal, "open, comment on or change discussions with it")
     return principal
+
+
+def refuse_read_only(principal: Principal, doing: str) -> None:
+    """403 Forbidden for a read-only token, saying what it cannot do."""
+    if principal.role == "read":
+        raise catalog_error(403, "Forbidden", f"your token is read-only: {principal.user} cannot {doing}")
 
 
 async def writable_repo(request: web.Request) -> asyncpg.Record:
@@ -96,9 +97,7 @@ async def _committer(request: web.Request, principal: Principal, rev: str | None
     pool = request.app[POOL]
     if await can_write_repo(pool, principal, row):
         return Committer(row, principal.user, reader=False, create_pr=create_pr)
-    if principal.role == "read":
-        where = f"{row['namespace']}/{row['name']}"
-        raise catalog_error(403, "Forbidden", f"your token is read-only: {principal.user} cannot write to {where}")
+    refuse_read_only(principal, f"write to {row['namespace']}/{row['name']}")
     if create_pr or (rev is not None and await own_open_pr(pool, row["id"], rev, principal.user)):
         return Committer(row, principal.user, reader=True, create_pr=create_pr)
     raise reader_refused(row, principal.user)

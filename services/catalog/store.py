@@ -9,6 +9,12 @@ import asyncpg
 Record = asyncpg.Record
 
 
+async def lock_name(conn: asyncpg.Connection, name: str) -> None:
+    """A lock on `name` held until the transaction ends (a PostgreSQL advisory lock): for changes that must queue
+    though they lock no common row first (store_collections.lock_owner, store_orgs.lock_groups)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)
+
+
 async def account(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> Record | None:
     return await conn.fetchrow("SELECT * FROM accounts WHERE name = $1", name)
 

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 import asyncpg
 
+from services.catalog import store
+
 Record = asyncpg.Record
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -24,7 +26,7 @@ async def lock_owner(conn: asyncpg.Connection, owner: str) -> None:
     changes to two collections of one owner each held their own and waited for the other's: a deadlock,
     answered 500. Every change (a create, an update, a delete, an item's change, a mirror's copy) takes this
     lock first, before any collection row, so they queue instead."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hubstream.collections:' || $1, 0))", owner)
+    await store.lock_name(conn, f"hubstream.collections:{owner}")
 
 
 async def collection_for_update(conn: asyncpg.Connection, collection_id: str) -> Record | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.catalog import store
+
 Conn = asyncpg.Connection | asyncpg.Pool
 Record = asyncpg.Record
 
@@ -159,7 +161,7 @@ async def lock_groups(conn: asyncpg.Connection, org: str) -> None:
     transaction ends. A group created with several repos moves them in the order the request lists them, and a
     group's deletion moves its repos out (the foreign key's cascade) in the table's order: two of them crossed,
     each holding a repo the other waited for (a deadlock, answered 500). Each takes this lock first."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('hubstream.resource-groups:' || $1, 0))", org)
+    await store.lock_name(conn, f"hubstream.resource-groups:{org}")
 
 
 async def set_repo_group(conn: asyncpg.Connection, repo_id: str, group_id: str | None) -> None:
