@@ -257,26 +257,19 @@ async def curl(args: list[str], headers: dict[str, str], what: str) -> bytes:
     return stdout
 
 
-async def download_with_curl(url: str, token: str, repo_id: str, target: Path, size: int) -> None:
-    await curl(
-        ["--output", str(target), f"{url}/{repo_id}/resolve/main/{PATH_IN_REPO}"],
-        {"Authorization": f"Bearer {token}"},
-        "download with curl",
-    )
-    received = (await asyncio.to_thread(target.stat)).st_size
-    if received != size:
-        raise TransferFailed(f"curl downloaded {received} bytes of {size}")
-
-
-async def download_discarded_with_curl(url: str, token: str, repo_id: str, size: int) -> None:
-    """The download with curl, its bytes thrown away (counted, not written): the catalog's serving rate."""
+async def download_with_curl(url: str, token: str, repo_id: str, target: Path | None, size: int) -> None:
+    """The download with curl into `target`, or with its bytes thrown away (None: counted, not written, the
+    catalog's serving rate). Either way curl's own count of the bytes must be the file's size."""
     received = await curl(
-        ["--output", os.devnull, "--write-out", "%{size_download}", f"{url}/{repo_id}/resolve/main/{PATH_IN_REPO}"],
+        ["--output", str(target or os.devnull), "--write-out", "%{size_download}",
+         f"{url}/{repo_id}/resolve/main/{PATH_IN_REPO}"],
         {"Authorization": f"Bearer {token}"},
-        "download with curl, discarded",
-    )
+        "download with curl" + ("" if target else ", discarded"),
+    )  # fmt: skip
     if int(received or b"0") != size:
         raise TransferFailed(f"curl received {received.decode(errors='replace')} bytes of {size}")
+    if target is not None and (written := (await asyncio.to_thread(target.stat)).st_size) != size:
+        raise TransferFailed(f"curl downloaded {written} bytes of {size}")
 
 
 def hash_in_memory(size: int) -> float:
@@ -357,7 +350,7 @@ async def _rounds(
             target.unlink()
             if down == CURL_DOWNLOAD:
                 async with timed(pid, figures, CURL_SERVED):
-                    await download_discarded_with_curl(url, token, repo_id, size)
+                    await download_with_curl(url, token, repo_id, None, size)
         if with_curl:
             paths = (*paths, CURL_SERVED)
         rates = {path: size / 1e6 / figures.seconds[path][-1] for path in (COPY, SHA256, *paths)}
