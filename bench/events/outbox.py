@@ -211,6 +211,8 @@ async def drain_phase(target: Target, plan: Plan, args: argparse.Namespace) -> P
                 await p.warm_up(args)
                 await asyncio.gather(p.relay_loop.stop(), p.consumer_loop.stop())
                 await p.write_all(plan, args.writers)  # untimed
+                filling = p.tracker.last_sent - p.tracker.first_sent
+                result.writers_alone_events_per_second = plan.total / filling if filling > 0 else math.nan
                 # The consumer rejoins its group before the clock starts, as the raw consumer has joined
                 # before its phase is timed: a group join measures the broker's coordinator, not the path.
                 p.consumer_loop.start()

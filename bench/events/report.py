@@ -40,6 +40,8 @@ class PhaseResult:
     relay_done_seconds: float = math.nan
     # Drain only: seconds the consumer spent handling records (not waiting for them): its capacity alone.
     consumer_busy_seconds: float = math.nan
+    # Drain only: events/s the writers committed while filling the outbox, with no relay and no consumer running.
+    writers_alone_events_per_second: float = math.nan
     # hubstream only: p99 ms of each stage of the path (timed_relay.Stages), by stage name.
     stage_p99_ms: dict[str, float] = field(default_factory=dict)
     timed_out: bool = False
@@ -134,6 +136,14 @@ class Report:
     def drain_ratio(self) -> float:
         """The goal's ratio: the event path alone (outbox -> relay -> Kafka -> consumer with inbox) against raw."""
         return self._against_raw(DRAIN)
+
+    @property
+    def writers_alone_ratio(self) -> float:
+        """Informational: the drain's fill (the writers alone) against raw: a ceiling for the with-writers phase."""
+        raw, drains = self._complete("raw", SATURATION), self._complete("hubstream", DRAIN)
+        if not raw or not drains:
+            return math.nan
+        return median([d.writers_alone_events_per_second for d in drains]) / median([r.events_per_second for r in raw])
 
     @property
     def drain_after_startup_ratio(self) -> float:
@@ -269,6 +279,8 @@ class Report:
             f"hubstream with-writers/raw throughput at saturation: {num(writers * 100, 1)} % "
             f"(per round {spread([x * 100 for x in self._ratios(SATURATION)], 1)} %)   "
             f"(goal >= {GOAL_WRITERS_RATIO * 100:.0f} %: {writers_verdict})",
+            f"hubstream writers alone/raw (the drain's fill: {self.writers} writers, no relay, no consumer): "
+            f"{num(self.writers_alone_ratio * 100, 1)} %   (informational: the with-writers phase cannot beat it)",
             f"hubstream p99 latency at {num(self.rate, 0)} events/s: {num(p99, 1)} ms   "
             f"(goal < {GOAL_P99_MS:.0f} ms: {p99_verdict})",
         ]

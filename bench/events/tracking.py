@@ -91,6 +91,7 @@ async def machine_notes(result: PhaseResult) -> AsyncIterator[None]:
     samples: list[float] = []
     loop = asyncio.get_running_loop()
     cpu_before, wall_before = cpu_seconds(), time.perf_counter()
+    servers_before, stolen_before = server_cpu_seconds(), stolen_seconds()
 
     async def probe() -> None:
         while True:
@@ -106,6 +107,8 @@ async def machine_notes(result: PhaseResult) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         cpu, wall = cpu_seconds() - cpu_before, time.perf_counter() - wall_before
+        servers = {name: seconds - servers_before.get(name, 0.0) for name, seconds in server_cpu_seconds().items()}
+        stolen = stolen_seconds() - stolen_before
         ordered = sorted(samples)
         if ordered:
             result.notes.append(
@@ -114,8 +117,58 @@ async def machine_notes(result: PhaseResult) -> AsyncIterator[None]:
                 f"this process used {cpu:.1f} s CPU in {wall:.1f} s; "
                 f"1-min load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
             )
+        if result.expected and servers:
+            per_event = {name: seconds * 1e6 / result.expected for name, seconds in servers.items()}
+            result.notes.append(
+                f"CPU per event: this process {cpu * 1e6 / result.expected:.0f} µs, "
+                + ", ".join(f"{name} {us:.0f} µs" for name, us in sorted(per_event.items()))
+                + " (every process of that name on this machine, during the phase)"
+            )
+        if not math.isnan(stolen) and wall > 0:
+            # A virtual machine's cores can be taken by its host: that time slows every path, and makes tails noisy.
+            result.notes.append(
+                f"CPU time stolen by the hypervisor: {stolen / (wall * (os.cpu_count() or 1)) * 100:.1f} % "
+                "of the machine's during the phase"
+            )
 
 
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+# The servers' processes by name in /proc: PostgreSQL's backends and the broker's JVM.
+SERVER_PROCESSES = {"postgres": "PostgreSQL", "java": "broker (JVM)"}
+
+
+def server_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by every process of SERVER_PROCESSES, per server; empty where /proc is not."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                line = stat.read()
+        except OSError:
+            continue  # ended meanwhile
+        name = line[line.index("(") + 1 : line.rindex(")")]
+        server = SERVER_PROCESSES.get(name)
+        if server is None:
+            continue
+        fields = line[line.rindex(")") + 2 :].split()
+        # utime, stime, and those of waited-for children (fields 14-17 of proc(5), from the state on).
+        used[server] = used.get(server, 0.0) + sum(int(v) for v in fields[11:15]) / ticks
+    return used
+
+
+def stolen_seconds() -> float:
+    """CPU seconds the hypervisor has taken from this machine so far (all cores; /proc/stat's steal), or NaN."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return math.nan
+    # cpu user nice system idle iowait irq softirq steal ...
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else math.nan
