@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 
 READ_BUFSIZE = 1024 * 1024
 
+# The longest request line (method, path and query) and header line a connection reads. aiohttp's default,
+# 8190 bytes, is refused by its HTTP parser before any middleware runs, so the client got a plain-text 400 with
+# none of the API's error shape or headers (schemathesis found it with a 12 KB query string). Longer lines now
+# reach the routes, which validate them like any input; past this limit the parser still refuses, with a 400.
+# Go's net/http allows 1 MiB of headers; 64 KiB bounds what a slow client makes a connection hold.
+MAX_LINE_BYTES = 64 * 1024
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -55,7 +62,7 @@ def create_base_app(
         # makes a streamed upload stop and restart reading every few pieces, a round trip through the event
         # loop (and the scheduler, on a busy machine) each time. Only bodies that arrive faster than the view
         # reads them fill it.
-        handler_args={"read_bufsize": READ_BUFSIZE},
+        handler_args={"read_bufsize": READ_BUFSIZE, "max_line_size": MAX_LINE_BYTES, "max_field_size": MAX_LINE_BYTES},
     )
     app[CONFIG] = config
     app[ERROR_SHAPE] = error_shape
