@@ -122,7 +122,7 @@ async def machine_notes(result: PhaseResult) -> AsyncIterator[None]:
             result.notes.append(
                 f"CPU per event: this process {cpu * 1e6 / result.expected:.0f} µs, "
                 + ", ".join(f"{name} {us:.0f} µs" for name, us in sorted(per_event.items()))
-                + " (every process of that name on this machine, during the phase)"
+                + " (every process of that name on this machine; one that ends during the phase is not counted)"
             )
         if not math.isnan(stolen) and wall > 0:
             # A virtual machine's cores can be taken by its host: that time slows every path, and makes tails noisy.
