@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 import uuid
@@ -102,6 +103,7 @@ async def run(args: argparse.Namespace) -> int:
     say(f"starting a private `hubstream up` in {home}")
     info = await asyncio.to_thread(up.start)
     rounds_done: list[tuple[str, str, str, float | None]] = []  # (fault, phase label, what it did, recovered)
+    ok = False
     try:
         load = Load(urls=info.urls, token=info.token, rate=args.rate, run_id=uuid.uuid4().hex[:6], phase="none")
         writing = asyncio.create_task(load.run())
@@ -162,6 +164,10 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         say("stopping the stack")
         await asyncio.to_thread(up.stop)
+        if ok:
+            shutil.rmtree(home, ignore_errors=True)
+        else:  # what went wrong is in the processes' logs there
+            say(f"the stack's state and logs are kept in {home}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from huggingface_hub import (HfApi, HfFileSystem, hf_hub_download, snapshot_down
 from huggingface_hub.utils import HfHubHTTPError, RepositoryNotFoundError
 
 api = HfApi()  # endpoint and token from HF_ENDPOINT / HF_TOKEN, as 0.2x needs for CommitInfo URLs
-work = Path(tempfile.mkdtemp())
+work = Path(os.environ["LEGACY_WORK_DIR"])  # the test's tmp_path: removed with it
 weights = os.urandom(150_000)
 (work / "up" / "sub").mkdir(parents=True)
 (work / "up" / "a.txt").write_bytes(b"hello")
@@ -113,7 +113,7 @@ print(json.dumps(got))
 async def test_the_0_2x_client_through_repos_files_history_and_listing(
     catalog: Catalog, legacy_hub: Path, tmp_path: os.PathLike[str]
 ) -> None:
-    got = await run_legacy_client(SCRIPT, catalog, legacy_hub, tmp_path)
+    got = await run_legacy_client(SCRIPT, catalog, legacy_hub, tmp_path, LEGACY_WORK_DIR=str(tmp_path))
     assert got["version"] == legacy_clients.HUGGINGFACE_HUB.version
     assert got["files"] == [".gitattributes", "a.txt", "one.txt", "sub/w.bin"]
     assert got["dev_files"] == [".gitattributes", "a.txt", "sub/w.bin"]
