@@ -114,11 +114,16 @@ class Pipeline:
     def running(self) -> list[asyncio.Task[None]]:
         return running(self.relay_loop, self.consumer_loop)
 
+    def writers_rate(self, plan: Plan) -> float:
+        """Events/s the writers committed, from their first measured commit to their last."""
+        writing = self.tracker.last_sent - self.tracker.first_sent
+        return plan.total / writing if writing > 0 else math.nan
+
     def writers_note(self, plan: Plan, when: str) -> str:
         writing = self.tracker.last_sent - self.tracker.first_sent
         return (
             f"writers{when}: {self.transactions} transactions committed in {writing:.2f} s "
-            f"({plan.total / writing if writing > 0 else math.nan:.0f} events/s)"
+            f"({self.writers_rate(plan):.0f} events/s)"
         )
 
 
@@ -211,8 +216,7 @@ async def drain_phase(target: Target, plan: Plan, args: argparse.Namespace) -> P
                 await p.warm_up(args)
                 await asyncio.gather(p.relay_loop.stop(), p.consumer_loop.stop())
                 await p.write_all(plan, args.writers)  # untimed
-                filling = p.tracker.last_sent - p.tracker.first_sent
-                result.writers_alone_events_per_second = plan.total / filling if filling > 0 else math.nan
+                result.writers_alone_events_per_second = p.writers_rate(plan)
                 # The consumer rejoins its group before the clock starts, as the raw consumer has joined
                 # before its phase is timed: a group join measures the broker's coordinator, not the path.
                 p.consumer_loop.start()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from contracts.ingest import IndexProgress
 from services.runtime.outbox import BATCH_SIZE, BATCHES_IN_FLIGHT
@@ -91,6 +93,9 @@ def spread(values: list[float], digits: int) -> str:
     return f"{num(median(numbers), digits)} ({num(min(numbers), digits)}-{num(max(numbers), digits)})"
 
 
+EVENTS_PER_SECOND: Callable[[PhaseResult], float] = attrgetter("events_per_second")
+
+
 @dataclass
 class Report:
     payload_bytes: int
@@ -114,23 +119,21 @@ class Report:
         # A verdict on partial figures would mislead: every round must have finished.
         return runs if runs and all(r.ok for r in runs) else []
 
-    def _ratios(self, kind: str, *, after_startup: bool = False) -> list[float]:
+    def _ratios(self, kind: str) -> list[float]:
         """Per round: hubstream's events/s in phase `kind` over raw's at saturation in the same round."""
         raw = {r.round: r for r in self._complete("raw", SATURATION)}
-        ratios = []
-        for ours in self._complete("hubstream", kind):
-            if ours.round in raw:
-                rate = ours.events_per_second_after_startup if after_startup else ours.events_per_second
-                ratios.append(rate / raw[ours.round].events_per_second)
-        return ratios
+        return [
+            ours.events_per_second / raw[ours.round].events_per_second
+            for ours in self._complete("hubstream", kind)
+            if ours.round in raw
+        ]
 
-    def _against_raw(self, kind: str, *, after_startup: bool = False) -> float:
-        """Median of hubstream's events/s over the median of raw's: the verdicts rest on this."""
+    def _against_raw(self, kind: str, rate: Callable[[PhaseResult], float] = EVENTS_PER_SECOND) -> float:
+        """Median of hubstream's `rate` in phase `kind` over the median of raw's events/s: the verdicts rest on this."""
         raw, ours = self._complete("raw", SATURATION), self._complete("hubstream", kind)
         if not raw or not ours:
             return math.nan
-        rates = [o.events_per_second_after_startup if after_startup else o.events_per_second for o in ours]
-        return median(rates) / median([r.events_per_second for r in raw])
+        return median([rate(o) for o in ours]) / median([r.events_per_second for r in raw])
 
     @property
     def drain_ratio(self) -> float:
@@ -140,15 +143,12 @@ class Report:
     @property
     def writers_alone_ratio(self) -> float:
         """Informational: the drain's fill (the writers alone) against raw: a ceiling for the with-writers phase."""
-        raw, drains = self._complete("raw", SATURATION), self._complete("hubstream", DRAIN)
-        if not raw or not drains:
-            return math.nan
-        return median([d.writers_alone_events_per_second for d in drains]) / median([r.events_per_second for r in raw])
+        return self._against_raw(DRAIN, attrgetter("writers_alone_events_per_second"))
 
     @property
     def drain_after_startup_ratio(self) -> float:
         """Informational: the drain timed from the relay's first read, i.e. without its one-off start-up."""
-        return self._against_raw(DRAIN, after_startup=True)
+        return self._against_raw(DRAIN, attrgetter("events_per_second_after_startup"))
 
     @property
     def writers_ratio(self) -> float:
