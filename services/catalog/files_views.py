@@ -22,7 +22,7 @@ from services.catalog.commit_payload import read_payload
 from services.catalog.errors import catalog_error
 from services.catalog.gitfiles import clean_path, lfs_patterns, looks_binary, matches_lfs
 from services.catalog.keys import BLOBS, FILE_SETTINGS, UPLOAD_SIGNING_KEY
-from services.catalog.mirror_trees import ensure_tree
+from services.catalog.mirror_trees import resolve_with_tree
 from services.catalog.params import QueryBool
 from services.catalog.repo_admin import require_file_access
 from services.catalog.responses import absent
@@ -303,8 +303,7 @@ async def resolve_file(request: web.Request) -> web.StreamResponse:
     pool = request.app[POOL]
     await require_file_access(pool, request.get(PRINCIPAL), repo, request.app[CONFIG].http.url)
     rev_text, path = split_rev_and_path(raw_tail(request))
-    rev = await resolve(pool, repo["id"], rev_text)
-    await ensure_tree(request, repo, rev)
+    rev = await resolve_with_tree(request, repo, rev_text)
     entry = await store_files.file(pool, repo["id"], rev.sha, clean_path(path)) if path else None
     if entry is None:
         raise catalog_error(

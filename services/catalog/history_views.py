@@ -13,7 +13,7 @@ from services.catalog import commits, store_files
 from services.catalog.access import raw_tail, readable_repo, true_param, writable_repo
 from services.catalog.errors import catalog_error
 from services.catalog.gitfiles import clean_folder, lfs_pointer
-from services.catalog.mirror_trees import ensure_tree
+from services.catalog.mirror_trees import resolve_with_tree
 from services.catalog.params import QueryBool
 from services.catalog.responses import absent
 from services.catalog.revisions import resolve, split_ref, split_rev_and_path
@@ -95,8 +95,7 @@ async def tree(request: web.Request) -> web.Response:
     rev_text, under = split_rev_and_path(raw_tail(request))
     under = clean_folder(under, "folder") if under else ""
     pool = request.app[POOL]
-    rev = await resolve(pool, repo["id"], rev_text)
-    await ensure_tree(request, repo, rev)
+    rev = await resolve_with_tree(request, repo, rev_text)
     rows = await store_files.files(pool, repo["id"], rev.sha, under)
     if under and not rows:
         raise catalog_error(
@@ -116,8 +115,7 @@ async def paths_info(request: web.Request) -> web.Response:
     if len(paths) > MAX_PATHS_INFO:
         raise catalog_error(400, "InvalidInput", f"ask for at most {MAX_PATHS_INFO} paths at a time")
     pool = request.app[POOL]
-    rev = await resolve(pool, repo["id"], request.match_info["rev"])
-    await ensure_tree(request, repo, rev)
+    rev = await resolve_with_tree(request, repo, request.match_info["rev"])
     files = {r["path"]: r for r in await store_files.files_at(pool, repo["id"], rev.sha, paths)}
     items = []
     for path in dict.fromkeys(paths):
@@ -244,9 +242,7 @@ async def revision_fields(request: web.Request, repo: asyncpg.Record) -> dict[st
             return {"sha": repo["head_sha"], "siblings": []}  # a repo from before files existed
         sha, rows = at_main
     else:
-        rev = await resolve(pool, repo["id"], rev_text)
-        await ensure_tree(request, repo, rev)
-        sha = rev.sha
+        sha = (await resolve_with_tree(request, repo, rev_text)).sha
         rows = await store_files.files(pool, repo["id"], sha)
     blobs = true_param(request, "blobs")
     siblings = []

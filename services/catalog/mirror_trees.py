@@ -20,14 +20,22 @@ from services.catalog.errors import catalog_error
 from services.catalog.keys import MIRROR_API
 from services.catalog.mirror_files import CONNECT_TIMEOUT, READ_TIMEOUT, upstream_of
 from services.catalog.mirror_upstream import Retry, Upstream, UpstreamError
-from services.catalog.revisions import Revision
+from services.catalog.revisions import Revision, resolve
 from services.runtime.keys import POOL
 
 # A reader waits: two tries (a lone 5xx or dropped connection is ridden over), with the file fetch's timeouts.
 READ_RETRY = Retry(attempts=2, base=0.5, cap=0.5, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
 
 
-async def ensure_tree(request: web.Request, repo: asyncpg.Record, rev: Revision) -> None:
+async def resolve_with_tree(request: web.Request, repo: asyncpg.Record, rev_text: str) -> Revision:
+    """The commit `rev_text` names in `repo` (else 404), with its tree here: what every read of the files at a
+    revision starts with, so that none of them answers a mirrored repo's older commit with an empty tree."""
+    rev = await resolve(request.app[POOL], repo["id"], rev_text)
+    await _ensure_tree(request, repo, rev)
+    return rev
+
+
+async def _ensure_tree(request: web.Request, repo: asyncpg.Record, rev: Revision) -> None:
     """Make sure the tree at `rev` of `repo` is here (fetched from a mirrored repo's upstream if need be), or 502."""
     if repo["mirror"] is None:
         return
