@@ -10,7 +10,7 @@ from tests.compat.conftest import Catalog
 from tests.compat.legacy import run_legacy_client
 
 SCRIPT = r"""
-import json, os, sys, tempfile
+import json, os, sys
 from pathlib import Path
 import huggingface_hub as hh
 from huggingface_hub import (HfApi, HfFileSystem, hf_hub_download, snapshot_download, CommitOperationAdd,

@@ -144,7 +144,7 @@ async def echo_query(request: web.Request) -> web.Response:
 
 async def test_long_request_lines_and_headers_reach_the_route_and_get_its_json_answer() -> None:
     # aiohttp's parser refuses lines over 8190 bytes itself, with a plain-text 400 that has none of the API's
-    # shape: a 20 KB query or header reaches the route instead (schemathesis sent a 12 KB query string).
+    # shape: a 60 KB query and a 20 KB header reach the route instead (schemathesis sent a 12 KB query string).
     async with serving(hub_shape, {"GET /echo": echo_query}) as (server, http):
         long = "é" * 10_000  # 60 KB percent-encoded in the URL
         async with http.get(server.make_url("/echo"), params={"q": long}, headers={"X-Long": "x" * 20_000}) as answer:
