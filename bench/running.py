@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from services.runtime.logging import init_logging
@@ -28,6 +30,19 @@ def check_database_url(parser: argparse.ArgumentParser, args: argparse.Namespace
 
     if args.database_url and not is_local_database(args.database_url):
         parser.error("--database-url: only a PostgreSQL server on this machine (127.0.0.1, localhost, ::1) is allowed")
+
+
+def process_cpu(pid: int | str) -> tuple[str, float] | None:
+    """A process's name and the user and system CPU seconds of all its threads (not its children's), from /proc;
+    None once it has ended (or where there is no /proc)."""
+    try:
+        line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The name is in parentheses and may hold spaces and ')': the fields are what follows the last ')'.
+    name, _, rest = line[line.index("(") + 1 :].rpartition(")")
+    fields = rest.split()  # from the state on: utime and stime are the 12th and 13th
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def say(message: str) -> None:

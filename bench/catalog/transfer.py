@@ -46,7 +46,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from bench.running import say
+from bench.running import process_cpu, say
 
 BLOCK = 4 * 1024 * 1024
 DOWNLOAD_PIECE = 10 * 1024 * 1024  # huggingface_hub's download chunk size
@@ -85,10 +85,8 @@ class TransferFigures:
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of the process, all its threads: what a transfer cost it, however busy the
     machine (the rate depends on what else runs; this does not)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return math.nan
+    found = process_cpu(pid)
+    return found[1] if found is not None else math.nan
 
 
 def children_cpu_seconds() -> float:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 from bench.events.report import PhaseResult, percentile
+from bench.running import process_cpu
 
 
 class Tracker:
@@ -143,23 +144,12 @@ SERVER_PROCESSES = {"postgres": "PostgreSQL", "java": "broker (JVM)"}
 
 def server_cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by every process of SERVER_PROCESSES, per server; empty where /proc is not."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
     for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                line = stat.read()
-        except OSError:
-            continue  # ended meanwhile
-        name = line[line.index("(") + 1 : line.rindex(")")]
-        server = SERVER_PROCESSES.get(name)
-        if server is None:
-            continue
-        fields = line[line.rindex(")") + 2 :].split()
-        # utime, stime, and those of waited-for children (fields 14-17 of proc(5), from the state on).
-        used[server] = used.get(server, 0.0) + sum(int(v) for v in fields[11:15]) / ticks
+        found = process_cpu(pid) if pid.isdigit() else None
+        server = SERVER_PROCESSES.get(found[0]) if found is not None else None
+        if found is not None and server is not None:
+            used[server] = used.get(server, 0.0) + found[1]
     return used
 
 
