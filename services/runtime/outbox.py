@@ -412,6 +412,10 @@ class OutboxRelay:
         probe = make_consumer(self._bootstrap, isolation_level="read_uncommitted")
         try:
             await probe.start()
+            # Assigned first, so the client fetches their metadata now: asked for the ends of partitions it has
+            # no metadata for, it fails the request as stale and retries after `retry_backoff_ms` (100 ms, half
+            # a takeover's time when little is pending).
+            probe.assign(partitions)
             return await probe.end_offsets(partitions)
         finally:
             await probe.stop()
