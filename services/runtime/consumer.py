@@ -42,7 +42,7 @@ from services.runtime import inbox
 from services.runtime.commits import COMMIT_INTERVAL, GroupedCommits
 from services.runtime.db import DatabaseUnavailable
 from services.runtime.dlq import send_to_dlq
-from services.runtime.transport import RecordSink, SourceFactory, kafka_source
+from services.runtime.transport import RecordSink, RecordSource, SourceFactory, kafka_source
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class EventConsumer:
             self.ready.set()
             log.info("consumer %s: reading %s", self.group, ", ".join(self.topics))
             while not stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._max_records)
+                batches = await self._poll(consumer, stopping)
                 for tp, offset in (await self._handle_batches(batches, stopping)).items():
                     commits.settle(tp, offset)
                 if not batches:
@@ -176,6 +176,30 @@ class EventConsumer:
             finally:
                 await consumer.stop()
                 log.info("consumer %s: stopped", self.group)
+
+    async def _poll(
+        self, consumer: RecordSource, stopping: asyncio.Event
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next poll's records; none if `stopping` is set first.
+
+        A shutdown does not wait out the poll's timeout: a service stops its consumers one after another, and
+        each idle one held the stop up to POLL_TIMEOUT_MS. Cutting a poll short loses nothing: what it had
+        fetched is neither handled nor committed, and is read again by whoever gets the partition next.
+        """
+        polling = asyncio.ensure_future(consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._max_records))
+        stopped = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait((polling, stopped), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            polling.cancel()
+            raise
+        finally:
+            stopped.cancel()
+        if polling.done():
+            return polling.result()  # the poll's records, or its error
+        polling.cancel()
+        await asyncio.wait((polling,))  # the poll has ended before the consumer stops
+        return {}
 
     async def _handle_batches(
         self, batches: dict[TopicPartition, list[ConsumerRecord]], stopping: asyncio.Event

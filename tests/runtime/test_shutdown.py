@@ -6,6 +6,7 @@ Run on the in-memory broker and on real Kafka (the `transport` fixture), like th
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import asyncpg
@@ -14,7 +15,7 @@ from aiokafka.structs import TopicPartition
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
 from contracts.topics import INGEST_REQUESTS
-from services.runtime.consumer import EventConsumer, Received
+from services.runtime.consumer import POLL_TIMEOUT_MS, EventConsumer, Received
 from services.runtime.kafka import partition_for
 from services.runtime.resources import BackgroundTasks
 from tests.conftest import wait_until
@@ -102,3 +103,20 @@ async def test_work_that_outlives_the_grace_period_is_abandoned_and_done_once_la
         await handled(after, 1)
     assert after.stats.handled == 1  # redelivered, since its offset was never committed
     assert await stored_effects(pool) == ["owner/slow"]
+
+
+async def test_an_idle_consumer_stops_without_waiting_out_its_poll(pool: asyncpg.Pool, transport: Transport) -> None:
+    # Each service stops its consumers one after another: when each waited out its poll (POLL_TIMEOUT_MS),
+    # a stop took about half a second a consumer, and nothing was left to do.
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await publish(transport, "owner/one")
+    consumer = consumer_on(transport, pool, group, Slow(delay=0))
+    tasks = BackgroundTasks({"c": consumer.run}, grace=10)
+    async with tasks:
+        await handled(consumer, 1)
+        await asyncio.sleep(0.1)  # the consumer is now waiting in its next poll, with nothing to read
+        stopping = time.perf_counter()
+    took = time.perf_counter() - stopping
+    assert took < POLL_TIMEOUT_MS / 1000 / 2, f"the stop took {took * 1000:.0f} ms"
+    tp = TopicPartition(transport.prefix + INGEST_REQUESTS.name, partition_for(KEY, INGEST_REQUESTS.partitions))
+    assert await transport.committed(group, tp) == 1  # and the stop still committed what it had handled
