@@ -52,6 +52,10 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 # Form consumer groups at once, and keep internal topics small.
 group.initial.rebalance.delay.ms=0
+# A restarted node (a crash, a SIGKILL) re-registers with its own controller, which refuses it until the
+# session of its previous life expires: 9 s by default, most of a restart's time. Heartbeats are local.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 offsets.topic.num.partitions=3
 transaction.state.log.num.partitions=1
 # Topics are declared in contracts/ and created by `hubstream up` / `migrate`.
