@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -246,12 +248,20 @@ class Stack:
 
     # -- service processes ----------------------------------------------------------------------------
 
+    def instance(self, spec: ProcessSpec) -> str:
+        """The process's name in its consumer groups, the same at each restart: it takes its partitions back at once.
+
+        Unique among stacks that share a broker: the host and the state directory are part of it.
+        """
+        home = hashlib.sha256(str(self.layout.home.resolve()).encode()).hexdigest()[:12]
+        return f"{spec.name}@{socket.gethostname()}:{home}"
+
     def spawn(self, spec: ProcessSpec) -> subprocess.Popen[bytes]:
         log_path = self.layout.logs / f"{spec.name}.log"
         with log_path.open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "services.cli", *spec.args],
-                env=self.env,
+                env={**self.env, "HUBSTREAM_INSTANCE": self.instance(spec)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order

@@ -119,6 +119,7 @@ class EventConsumer:
         topic_prefix: str = "",
         source_factory: SourceFactory | None = None,
         commit_interval: float = COMMIT_INTERVAL,
+        instance: str | None = None,
     ) -> None:
         self.group = group
         self._pool = pool
@@ -130,7 +131,7 @@ class EventConsumer:
         self._max_transaction_records = max_transaction_records
         self._prefix = topic_prefix
         self._commit_interval = commit_interval
-        self._open_source = source_factory or kafka_source(bootstrap)
+        self._open_source = source_factory or kafka_source(bootstrap, instance=instance)
         self._subscriptions: dict[str, Subscription] = {}
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None  # see _transaction
         self.stats = ConsumerStats()

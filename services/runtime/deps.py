@@ -31,6 +31,7 @@ class Deps:
             pool=self.pool,
             producer=self.producer,
             topic_prefix=self.config.infra.topic_prefix,
+            instance=self.config.infra.instance,
             **options,  # type: ignore[arg-type]
         )
 

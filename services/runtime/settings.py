@@ -45,6 +45,13 @@ class InfraSettings(BaseSettings):
     retention_batch: int = Field(
         default=2000, gt=0, description="Rows the retention pruner deletes per statement, to keep each one short."
     )
+    instance: str | None = Field(
+        default=None,
+        description="This process's lasting name in its consumer groups (Kafka static membership): restarted under "
+        "the same name after a crash, it takes its partitions back at once instead of after its old session's 10 s. "
+        "Unique per process among the deployments that share a broker; `hubstream up` sets one per process. Unset: "
+        "dynamic members, which leave their groups when they stop.",
+    )
     catalog_url: str = "http://127.0.0.1:8701"
     ingest_url: str = "http://127.0.0.1:8702"
     versioning_url: str = "http://127.0.0.1:8703"

@@ -58,13 +58,21 @@ SourceFactory = Callable[[str, list[str]], RecordSource]
 """Opens a group member: (group id, topics) -> source."""
 
 
-def kafka_source(bootstrap: str) -> SourceFactory:
+def kafka_source(bootstrap: str, *, instance: str | None = None) -> SourceFactory:
+    """Group members on `bootstrap`; static ones (Kafka's KIP-345) named `instance` when it is given.
+
+    A static member that crashes and comes back under its name takes its partitions back at once. A dynamic
+    one is a stranger to the group: it waits, and the partitions with it, until the session of the member it
+    replaces runs out (10 s), which was most of a worker's restart after a crash.
+    """
+
     def open_source(group: str, topics: list[str]) -> RecordSource:
         # Offsets are committed by hand, after each record's outcome is settled (auto-commit is off).
         return make_consumer(
             bootstrap,
             *topics,
             group_id=group,
+            group_instance_id=instance,
             auto_offset_reset="earliest",
             max_poll_interval_ms=300_000,
         )

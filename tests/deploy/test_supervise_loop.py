@@ -11,7 +11,7 @@ import pytest
 from deploy import postgres
 from deploy.broker import BrokerError
 from deploy.layout import Layout, StackSettings
-from deploy.stack import Stack, StackError
+from deploy.stack import PROCESSES, Stack, StackError
 from deploy.supervision import RestartPolicy
 
 
@@ -87,3 +87,14 @@ def test_services_wait_for_the_database_and_the_broker(
         s.supervise()
     assert "ingest-worker restarted" not in capsys.readouterr().out
     assert s.units["ingest-worker"].restarts == 0
+
+
+def test_each_process_keeps_one_consumer_group_name_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker restarted after a crash takes its partitions back at once only under the name it had (static
+    # membership); two processes under one name would fence each other, in one stack or in two sharing a broker.
+    first, again = stack(tmp_path / "a", monkeypatch), stack(tmp_path / "a", monkeypatch)
+    other = stack(tmp_path / "b", monkeypatch)
+    names = [first.instance(spec) for spec in PROCESSES]
+    assert len(set(names)) == len(PROCESSES)
+    assert names == [again.instance(spec) for spec in PROCESSES]
+    assert not set(names) & {other.instance(spec) for spec in PROCESSES}
