@@ -254,7 +254,7 @@ class Stack:
         Unique among stacks that share a broker: the host and the state directory are part of it.
         """
         home = hashlib.sha256(str(self.layout.home.resolve()).encode()).hexdigest()[:12]
-        return f"{spec.name}@{socket.gethostname()}:{home}"
+        return f"{spec.name}.{socket.gethostname()}.{home}"
 
     def spawn(self, spec: ProcessSpec) -> subprocess.Popen[bytes]:
         log_path = self.layout.logs / f"{spec.name}.log"

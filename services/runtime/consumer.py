@@ -153,7 +153,11 @@ class EventConsumer:
         return sorted({self._prefix + s.event.topic.name for s in self._subscriptions.values()})
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Consume until `stopping` is set, then commit what was handled and leave the group."""
+        """Consume until `stopping` is set, then commit what was handled and stop.
+
+        A dynamic member leaves its group as it stops; a static one (`instance`) keeps its place there for its
+        session, for its next start to take back (services/runtime/transport.py).
+        """
         consumer = self._open_source(self.group, self.topics)
         commits: GroupedCommits | None = None
         try:
@@ -184,21 +188,23 @@ class EventConsumer:
         """The next poll's records; none if `stopping` is set first.
 
         A shutdown does not wait out the poll's timeout: a service stops its consumers one after another, and
-        each idle one held the stop up to POLL_TIMEOUT_MS. Cutting a poll short loses nothing: what it had
-        fetched is neither handled nor committed, and is read again by whoever gets the partition next.
+        each idle one held the stop up to POLL_TIMEOUT_MS. Cutting a poll short loses nothing: aiokafka takes
+        records from its buffer only once they are there, with no pause between that and returning them, so a
+        poll cancelled while it waits has taken none. (A cancelled poll leaves aiokafka's poll-interval
+        bookkeeping behind; harmless, since the consumer stops next.)
         """
         polling = asyncio.ensure_future(consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._max_records))
         stopped = asyncio.ensure_future(stopping.wait())
         try:
             await asyncio.wait((polling, stopped), return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
-            polling.cancel()
+            _abandon(polling)
             raise
         finally:
             stopped.cancel()
         if polling.done():
             return polling.result()  # the poll's records, or its error
-        polling.cancel()
+        _abandon(polling)
         await asyncio.wait((polling,))  # the poll has ended before the consumer stops
         return {}
 
@@ -368,3 +374,9 @@ class EventConsumer:
 
     def _count(self, outcome: str) -> None:
         setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+
+
+def _abandon(poll: asyncio.Future[Any]) -> None:
+    """Cancel a poll whose outcome nobody will read; an error it ends with anyway is read here, not logged as lost."""
+    poll.cancel()
+    poll.add_done_callback(lambda done: done.cancelled() or done.exception())

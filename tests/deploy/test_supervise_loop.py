@@ -13,6 +13,7 @@ from deploy.broker import BrokerError
 from deploy.layout import Layout, StackSettings
 from deploy.stack import PROCESSES, Stack, StackError
 from deploy.supervision import RestartPolicy
+from services.runtime.settings import InfraSettings
 
 
 def exits(code: int) -> subprocess.Popen[bytes]:
@@ -98,3 +99,19 @@ def test_each_process_keeps_one_consumer_group_name_of_its_own(tmp_path: Path, m
     assert len(set(names)) == len(PROCESSES)
     assert names == [again.instance(spec) for spec in PROCESSES]
     assert not set(names) & {other.instance(spec) for spec in PROCESSES}
+
+
+def test_each_process_is_started_under_its_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = stack(tmp_path, monkeypatch)
+    s.layout.logs.mkdir(parents=True, exist_ok=True)
+    names: dict[tuple[str, ...], str] = {}
+
+    def popen(args: list[str], env: dict[str, str], **_: object) -> None:
+        names[tuple(args[3:])] = env["HUBSTREAM_INSTANCE"]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    for spec in PROCESSES:
+        s.spawn(spec)
+    assert names == {spec.args: s.instance(spec) for spec in PROCESSES}
+    monkeypatch.setenv("HUBSTREAM_INSTANCE", names[PROCESSES[0].args])
+    assert InfraSettings().instance == names[PROCESSES[0].args]  # what the process's consumers are named after

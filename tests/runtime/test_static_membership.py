@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.topics import INGEST_REQUESTS
+from contracts.topics import INGEST_REQUESTS, INGEST_STATUS
 from services.runtime.transport import kafka_source
 
 pytestmark = pytest.mark.infra
@@ -42,6 +42,24 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+async def crash_a_member(bootstrap: str, group: str, topic: str, instance: str, log: Path) -> None:
+    """Start a member named `instance` in a process of its own, wait until it holds partitions, SIGKILL it."""
+    with log.open("wb") as errors:
+        crashed = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-c", MEMBER, bootstrap, group, topic, instance),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        )
+        try:
+            assert crashed.stdout is not None
+            line = await asyncio.wait_for(crashed.stdout.readline(), timeout=60)
+            assert line.strip() == b"assigned", f"the member did not start; see {log}"
+        finally:
+            crashed.send_signal(signal.SIGKILL)  # no LeaveGroup: the group still counts it as a member
+            await crashed.wait()
+
+
 async def seconds_to_partitions(bootstrap: str, group: str, topic: str, instance: str | None) -> float:
     source = kafka_source(bootstrap, instance=instance)(group, [topic])
     started = time.monotonic()
@@ -59,22 +77,28 @@ async def test_a_member_restarted_under_its_name_after_a_crash_gets_its_partitio
 ) -> None:
     topic = topic_prefix + INGEST_REQUESTS.name
     group = f"g-{uuid.uuid4().hex[:8]}"
-    instance = f"worker@{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "member.log"
-    with log.open("wb") as errors:
-        crashed = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-c", MEMBER, kafka_bootstrap, group, topic, instance),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=errors,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-        )
-        try:
-            assert crashed.stdout is not None
-            line = await asyncio.wait_for(crashed.stdout.readline(), timeout=60)
-            assert line.strip() == b"assigned", log.read_text()[-2000:]
-        finally:
-            crashed.send_signal(signal.SIGKILL)  # no LeaveGroup: the group still counts it as a member
-            await crashed.wait()
+    instance = f"worker.{uuid.uuid4().hex[:8]}"
+    await crash_a_member(kafka_bootstrap, group, topic, instance, tmp_path / "member.log")
 
     took = await seconds_to_partitions(kafka_bootstrap, group, topic, instance)
     assert took < SESSION_SECONDS / 2, f"the restarted member waited {took:.1f} s for its partitions"
+
+
+async def test_a_member_back_under_its_name_reading_one_topic_more_gets_that_topic_too(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    # New code that subscribes to one more event type, started within the old member's session: the broker
+    # would hand the returning member its old partitions and never those of the new topic.
+    old, new = topic_prefix + INGEST_REQUESTS.name, topic_prefix + INGEST_STATUS.name
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    instance = f"worker.{uuid.uuid4().hex[:8]}"
+    await crash_a_member(kafka_bootstrap, group, old, instance, tmp_path / "member.log")
+
+    source = kafka_source(kafka_bootstrap, instance=instance)(group, [old, new])
+    await source.start()
+    try:
+        async with asyncio.timeout(SESSION_SECONDS * 3):
+            while {tp.topic for tp in source.assignment()} != {old, new}:
+                await source.getmany(timeout_ms=200, max_records=1)
+    finally:
+        await source.stop()
