@@ -102,10 +102,10 @@ class TimedConsumer(EventConsumer):
                 self.batches += len(batches)
                 self.records += sum(len(records) for records in batches.values())
 
-    async def _route(self, record: ConsumerRecord) -> Routed | None:
+    def _route(self, record: ConsumerRecord) -> Routed | None:
         started = time.perf_counter()
         try:
-            return await super()._route(record)
+            return super()._route(record)
         finally:
             self.route_s += time.perf_counter() - started
 

@@ -220,8 +220,14 @@ class EventConsumer:
         run: list[Routed] = []
         for tp, records in batches.items():
             for record in records:
-                routed = await self._route(record)
-                if routed is not None and routed.subscription.transactional:
+                try:
+                    routed = self._route(record)
+                except ContractError as exc:
+                    await self._reject(record, exc)
+                    routed = None
+                if routed is None:
+                    pass  # skipped or dead-lettered: it changes nothing, so the run goes on past it
+                elif routed.subscription.transactional:
                     run.append(routed)
                     if len(run) >= self._max_transaction_records:
                         await self._settle_run(run)
@@ -230,8 +236,7 @@ class EventConsumer:
                     if run:  # keep order: what came before settles before this runs
                         await self._settle_run(run)
                         run = []
-                    if routed is not None:
-                        await self._settle(routed, partial(self._plain, routed))
+                    await self._settle(routed, partial(self._plain, routed))
                 done[tp] = record.offset
                 if stopping.is_set():
                     break  # finish the records in hand, not the poll
@@ -271,28 +276,32 @@ class EventConsumer:
             self._count("handled" if is_fresh else "duplicates")
         return True
 
-    async def _route(self, record: ConsumerRecord) -> Routed | None:
-        """The subscription and typed message for `record`; None once it is settled (skipped, dead-lettered)."""
-        try:
-            envelope = decode(record.value)
-            subscription = self._subscriptions.get(envelope.type)
-            if subscription is None:
-                self._count("skipped")
-                return None
-            return Routed(subscription, Received(envelope, subscription.event.parse(envelope.data), record))
-        except ContractError as exc:
-            log.warning(
-                "consumer %s: %s[%d]@%d breaks its contract, sent to %s.dlq: %s",
-                self.group,
-                record.topic,
-                record.partition,
-                record.offset,
-                record.topic,
-                exc,
-            )
-            await send_to_dlq(self._producer, record, group=self.group, kind="contract", error=exc, attempts=0)
-            self._count("dead_lettered")
+    def _route(self, record: ConsumerRecord) -> Routed | None:
+        """The subscription and typed message for `record`; None if nobody here subscribed to its type.
+
+        Raises ContractError for a record that is not a valid event. Not a coroutine: it runs for every
+        record, and only a rejected one has anything to wait for (`_reject`).
+        """
+        envelope = decode(record.value)
+        subscription = self._subscriptions.get(envelope.type)
+        if subscription is None:
+            self._count("skipped")
             return None
+        return Routed(subscription, Received(envelope, subscription.event.parse(envelope.data), record))
+
+    async def _reject(self, record: ConsumerRecord, error: ContractError) -> None:
+        """Dead-letter a record that breaks its contract: retrying cannot help."""
+        log.warning(
+            "consumer %s: %s[%d]@%d breaks its contract, sent to %s.dlq: %s",
+            self.group,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.topic,
+            error,
+        )
+        await send_to_dlq(self._producer, record, group=self.group, kind="contract", error=error, attempts=0)
+        self._count("dead_lettered")
 
     async def _settle(self, routed: Routed, attempt_once: Callable[[], Awaitable[bool]]) -> None:
         """Run the handler with bounded retries and backoff; dead-letter the record if it never succeeds."""

@@ -270,6 +270,37 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
     assert [r["dataset"] for r in await pool.fetch("SELECT dataset FROM effects")] == ["owner/late"]
 
 
+async def test_records_that_change_nothing_do_not_split_a_batch_into_more_transactions(
+    pool: asyncpg.Pool, transport: Transport
+) -> None:
+    """A skipped type or a poison record between two events leaves them in one transaction (one commit)."""
+    topic = transport.prefix + INGEST_REQUESTS.name
+    other = {"specversion": "1.0", "id": "o1", "source": "/elsewhere", "type": "com.example.other.v1", "data": {}}
+    values = [
+        encode(wrap(event("owner/first"), source="/t")),
+        orjson.dumps(other),  # nobody here subscribed to it
+        encode(wrap(event("owner/second"), source="/t")),
+        b"{not json",  # dead-lettered
+        encode(wrap(event("owner/third"), source="/t")),
+    ]
+    for value in values:  # all there before the consumer starts: one poll takes them
+        await transport.producer.send_and_wait(topic, value, key=b"same")
+    consumer = make_consumer(transport, pool)
+    transactions: list[int] = []
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+        transactions.append(await conn.fetchval("SELECT txid_current()"))
+
+    consumer.on(IndexRequested, record)
+    await run_until_settled(consumer, 5)
+
+    stats = consumer.stats
+    assert (stats.handled, stats.skipped, stats.dead_lettered) == (3, 1, 1)
+    assert await stored_effects(pool) == ["owner/first", "owner/second", "owner/third"]
+    assert len(set(transactions)) == 1, f"3 events settled in {len(set(transactions))} transactions"
+
+
 async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(
     pool: asyncpg.Pool, transport: Transport
 ) -> None:
