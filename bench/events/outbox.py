@@ -157,7 +157,7 @@ async def pipeline(target: Target, plan: Plan, args: argparse.Namespace) -> Asyn
 
         def committed(message: Received[IndexProgress], ran_at: float, at: float) -> None:
             # Handled means its inbox transaction has committed: only then is the effect there for good.
-            stages.add(tracker.sent_at(message.envelope.id), relay, message.record.headers, ran_at, at)
+            stages.add(tracker.sent_at(message.envelope.id), relay, message.envelope.id, ran_at, at)
             tracker.received(message.envelope.id, at)
 
         consumer.on(IndexProgress, handler, transactional=True)

@@ -44,6 +44,9 @@ class PhaseResult:
     consumer_busy_seconds: float = math.nan
     # Drain only: events/s the writers committed while filling the outbox, with no relay and no consumer running.
     writers_alone_events_per_second: float = math.nan
+    # CPU seconds per event, in µs, while the phase ran: this process's (tracking.machine_notes), and each server's.
+    process_cpu_us: float = math.nan
+    server_cpu_us: dict[str, float] = field(default_factory=dict)
     # hubstream only: p99 ms of each stage of the path (timed_relay.Stages), by stage name.
     stage_p99_ms: dict[str, float] = field(default_factory=dict)
     timed_out: bool = False
@@ -193,6 +196,36 @@ class Report:
             runs = self._complete("hubstream", kind)
             if runs:
                 lines.append(f"{runs[0].phase} stage p99 in ms (medians): {_stage_medians(runs)}")
+        lines += self._cpu_bounds()
+        return lines
+
+    def _cpu_bounds(self) -> list[str]:
+        """What this process's CPU per event allows: each path runs in one process, on one event loop.
+
+        A loop that is never idle handles 1 / (CPU per event) events/s; no overlap of waits can do better.
+        So a goal against raw needs this process under 1 / (goal x raw's events/s) per event.
+        """
+        raw = self._complete("raw", SATURATION)
+        if not raw:
+            return []
+        raw_rate = median([r.events_per_second for r in raw])
+        raw_cpu = median([r.process_cpu_us for r in raw])
+        raw_all = median([r.process_cpu_us + sum(r.server_cpu_us.values()) for r in raw])
+        lines = []
+        for kind, goal in ((DRAIN, GOAL_THROUGHPUT_RATIO), (SATURATION, GOAL_WRITERS_RATIO)):
+            runs = self._complete("hubstream", kind)
+            cpu = median([r.process_cpu_us for r in runs])
+            if not runs or math.isnan(cpu) or math.isnan(raw_rate):
+                continue
+            ceiling = 1e6 / cpu
+            every = median([r.process_cpu_us + sum(r.server_cpu_us.values()) for r in runs])
+            lines.append(
+                f"{runs[0].phase} CPU bound (medians): this process used {num(cpu, 0)} µs per event (raw's "
+                f"{num(raw_cpu, 0)} µs); with its loop never idle it would handle {num(ceiling, 0)} events/s, "
+                f"{num(ceiling / raw_rate * 100, 1)} % of raw; the {goal * 100:.0f} % goal needs it under "
+                f"{num(1e6 / (goal * raw_rate), 0)} µs per event. With PostgreSQL and the broker: {num(every, 0)} µs "
+                f"per event of the machine's CPU (raw's {num(raw_all, 0)} µs)"
+            )
         return lines
 
     def _phases(self) -> list[tuple[str, str]]:

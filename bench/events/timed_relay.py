@@ -9,7 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 from bench.events.report import percentile
-from services.runtime.outbox import HEADER_OUTBOX_ID, OutboxRelay, PendingRow
+from services.runtime.outbox import OutboxRelay, PendingRow
 
 
 class TimedRelay(OutboxRelay):
@@ -26,9 +26,9 @@ class TimedRelay(OutboxRelay):
         self.target = target  # `published` count at which the measured events are all out
         self.target_reached_at = math.nan
         self.first_fetch_at = math.nan  # the drain tells the relay's start-up (lock, LISTEN, recover) from this
-        # By outbox id: when the relay read the row, and when the broker acknowledged it.
-        self.fetched_at: dict[int, float] = {}
-        self.acked_at: dict[int, float] = {}
+        # By event id: when the relay read the row, and when the broker acknowledged it.
+        self.fetched_at: dict[str, float] = {}
+        self.acked_at: dict[str, float] = {}
 
     async def fetch_pending(self, limit: int | None = None, *, sent: Collection[int] = ()) -> list[PendingRow]:
         started = time.perf_counter()
@@ -40,7 +40,7 @@ class TimedRelay(OutboxRelay):
             self.fetch_s += time.perf_counter() - started
         now = time.perf_counter()
         for row in rows:
-            self.fetched_at.setdefault(row.id, now)
+            self.fetched_at.setdefault(row.event_id, now)
         return rows
 
     async def wait_acked(self, rows: list[PendingRow], futures: list[asyncio.Future[Any]]) -> None:
@@ -52,7 +52,7 @@ class TimedRelay(OutboxRelay):
             self.publish_s += time.perf_counter() - started
         now = time.perf_counter()
         for row in rows:
-            self.acked_at.setdefault(row.id, now)
+            self.acked_at.setdefault(row.event_id, now)
 
     async def mark(self, ids: list[int]) -> None:
         started = time.perf_counter()
@@ -87,31 +87,30 @@ class Stages:
 
     def __init__(self) -> None:
         self.origin: float | None = None  # the drain's relay start: then the first stage is from there, not commit
-        self.waiting: list[float] = []  # commit (origin) until the relay's SELECT returned the row
-        self.publishing: list[float] = []  # until the broker acknowledged the relay's whole batch
-        self.consuming: list[float] = []  # until the consumer ran the handler
-        self.committing: list[float] = []  # until the consumer's inbox transaction committed
+        # Per event: committed (or origin), read by the relay, acknowledged by the broker, handler ran, inbox
+        # transaction committed. Kept as they come and split when asked: this runs in the consumer's path,
+        # and the path measured should not pay for the measuring.
+        self._times: list[tuple[float, float, float, float, float]] = []
 
-    def add(self, committed: float | None, relay: TimedRelay, headers: Any, ran: float, handled: float) -> None:
-        raw_id = dict(headers or ()).get(HEADER_OUTBOX_ID)
-        if committed is None or raw_id is None:
+    def add(self, committed: float | None, relay: TimedRelay, event_id: str, ran: float, handled: float) -> None:
+        if committed is None:
             return  # a warm-up event, or one whose commit is not recorded yet: not split
-        outbox_id = int(raw_id)
-        fetched, acked = relay.fetched_at.get(outbox_id), relay.acked_at.get(outbox_id)
+        fetched, acked = relay.fetched_at.get(event_id), relay.acked_at.get(event_id)
         if fetched is None or acked is None:
             return  # read before the counters were reset
-        self.waiting.append(fetched - (committed if self.origin is None else self.origin))
-        self.publishing.append(acked - fetched)
-        self.consuming.append(ran - acked)
-        self.committing.append(handled - ran)
+        self._times.append((committed if self.origin is None else self.origin, fetched, acked, ran, handled))
 
     def _named(self) -> list[tuple[str, list[float]]]:
-        return [
-            ("commit->relay read" if self.origin is None else "relay start->relay read", self.waiting),
-            ("read->acked", self.publishing),
-            ("acked->handler", self.consuming),
-            ("handler->inbox commit", self.committing),
-        ]
+        # The waiting stage: commit (or origin) until the relay's SELECT returned the row; publishing: until the
+        # broker acknowledged the relay's whole batch; then until the consumer ran the handler; then until the
+        # consumer's inbox transaction committed.
+        names = (
+            "commit->relay read" if self.origin is None else "relay start->relay read",
+            "read->acked",
+            "acked->handler",
+            "handler->inbox commit",
+        )
+        return [(name, [t[i + 1] - t[i] for t in self._times]) for i, name in enumerate(names)]
 
     def p99_ms(self) -> dict[str, float]:
         """Each stage's p99, by name, for the report's summary over rounds."""

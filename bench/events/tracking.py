@@ -118,8 +118,11 @@ async def machine_notes(result: PhaseResult) -> AsyncIterator[None]:
                 f"this process used {cpu:.1f} s CPU in {wall:.1f} s; "
                 f"1-min load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
             )
+        if result.expected:
+            result.process_cpu_us = cpu * 1e6 / result.expected
         if result.expected and servers:
             per_event = {name: seconds * 1e6 / result.expected for name, seconds in servers.items()}
+            result.server_cpu_us = per_event
             result.notes.append(
                 f"CPU per event: this process {cpu * 1e6 / result.expected:.0f} µs, "
                 + ", ".join(f"{name} {us:.0f} µs" for name, us in sorted(per_event.items()))

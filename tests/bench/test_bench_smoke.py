@@ -58,6 +58,10 @@ async def test_benchmark_measures_both_paths_and_cleans_up(
     # Every phase ran in each of the 3 rounds (the third column); events/s as median (min-max).
     assert all(rows[phase][0] == "3" for phase in phases if phase[1] != "50/s"), out
     assert "(min-max)" in out
+    # What this process's CPU per event allows, for both goals against raw.
+    for phase in ("drain", "saturation+writers"):
+        bound = rf"^{re.escape(phase)} CPU bound \(medians\): this process used \d+ µs per event"
+        assert re.search(bound, out, re.M), out
     assert "hubstream drain/raw throughput" in out
     assert "hubstream with-writers/raw throughput" in out
     assert "peak RSS" in out
