@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -113,3 +114,32 @@ class EmbedExecutor:
         rate = embedded_here / max(time.monotonic() - started, 1e-9)
         log.info("embedded source %s (%s): %d chunks (%.0f chunks/s)", source["id"], source["dataset"], done, rate)
         return True
+
+
+class LoadThenEmbed:
+    """An EmbedExecutor whose model is loaded when it starts, in a thread.
+
+    Importing torch and loading the model take seconds (about 8 here, on a cold page cache). Loaded before
+    the worker's loops started, they held back its index requests' consumer and its runs as well, at
+    every start of the process: a worker restarted after a crash took that long to take its partitions
+    back. Now only embedding waits for the model. The model is kept if the executor is restarted.
+    """
+
+    group = EmbedExecutor.group
+
+    def __init__(self, pool: asyncpg.Pool, chunks: ChunkStore, load: Callable[[], Embedder]) -> None:
+        self._pool = pool
+        self._chunks = chunks
+        self._load = load
+        self.executor: EmbedExecutor | None = None  # once the model is loaded
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        if self.executor is None:
+            started = time.monotonic()
+            embedder = await asyncio.to_thread(self._load)
+            self.executor = EmbedExecutor(self._pool, self._chunks, embedder)
+            log.info(
+                "semantic search on: this worker embeds completed indexes (all-MiniLM-L6-v2, loaded in %.1f s)",
+                time.monotonic() - started,
+            )
+        await self.executor.run(stopping)

@@ -8,7 +8,6 @@ keeps the consumer from polling and never holds a partition.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from contracts.ingest import IndexCompleted, IndexRequested, IndexStarted
 from services.ingest import store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
-from services.ingest.embedder import EMBEDDER_GROUP, EmbedExecutor, QueueDeps, handle_index_completed
+from services.ingest.embedder import EMBEDDER_GROUP, LoadThenEmbed, QueueDeps, handle_index_completed
 from services.ingest.runs import RunDeps, RunExecutor
 from services.ingest.semantic import load_embedder, semantic_installed
 from services.ingest.settings import IngestSettings, service_token_source
@@ -94,7 +93,5 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
         )
         background: list[Background] = [consumer, executor, embed_queue]
         if semantic:
-            embedder = await asyncio.to_thread(load_embedder)
-            background.append(EmbedExecutor(deps.pool, chunks, embedder))
-            log.info("semantic search on: this worker embeds completed indexes (all-MiniLM-L6-v2)")
+            background.append(LoadThenEmbed(deps.pool, chunks, load_embedder))
         yield background
