@@ -149,7 +149,7 @@ async def pipeline(target: Target, plan: Plan, args: argparse.Namespace) -> Asyn
         outbox = Outbox(schema=schema, source=SOURCE)
         relay = TimedRelay(relay_pool, target.bootstrap, outbox, topic_prefix=prefix)
         consumer = TimedConsumer(
-            group=f"{prefix}bench", bootstrap=target.bootstrap, pool=worker_pool, producer=producer, topic_prefix=prefix
+            group="bench", bootstrap=target.bootstrap, pool=worker_pool, producer=producer, topic_prefix=prefix
         )
 
         async def handler(message: Received[IndexProgress], conn: asyncpg.Connection) -> None:

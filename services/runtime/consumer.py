@@ -149,6 +149,16 @@ class EventConsumer:
         return [s.event for s in self._subscriptions.values()]
 
     @property
+    def group_id(self) -> str:
+        """The group's id on the broker: the deployment's topic prefix, then `group`.
+
+        Deployments that share a broker (each with a prefix of its own) then keep their groups apart, as
+        they keep their topics: a member of one never joins, or rebalances, the other's group. The inbox
+        and the dead-letter headers name the group without the prefix, as the deployment knows it.
+        """
+        return self._prefix + self.group
+
+    @property
     def topics(self) -> list[str]:
         return sorted({self._prefix + s.event.topic.name for s in self._subscriptions.values()})
 
@@ -158,7 +168,7 @@ class EventConsumer:
         A dynamic member leaves its group as it stops; a static one (`instance`) keeps its place there for its
         session, for its next start to take back (services/runtime/transport.py).
         """
-        consumer = self._open_source(self.group, self.topics)
+        consumer = self._open_source(self.group_id, self.topics)
         commits: GroupedCommits | None = None
         try:
             await consumer.start()

@@ -23,7 +23,8 @@ class InfraSettings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:15432/hubstream"
     kafka: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers, comma separated.")
     topic_prefix: str = Field(
-        default="", description="Put before every topic name, so several deployments can share one broker."
+        default="",
+        description="Put before every topic name and consumer group id, so several deployments can share one broker.",
     )
     log_level: str = "INFO"
     outbox_retention_seconds: float = Field(

@@ -17,7 +17,7 @@ import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from contracts import encode, wrap
 from contracts.ingest import IndexRequested
@@ -299,6 +299,28 @@ async def test_records_that_change_nothing_do_not_split_a_batch_into_more_transa
     assert (stats.handled, stats.skipped, stats.dead_lettered) == (3, 1, 1)
     assert await stored_effects(pool) == ["owner/first", "owner/second", "owner/third"]
     assert len(set(transactions)) == 1, f"3 events settled in {len(set(transactions))} transactions"
+
+
+async def test_the_deployments_topic_prefix_is_on_its_consumer_group_ids_too(
+    pool: asyncpg.Pool, transport: Transport
+) -> None:
+    """Deployments that share a broker, each under its own topic prefix, keep their consumer groups apart too."""
+    topic = transport.prefix + INGEST_REQUESTS.name
+    sent = await transport.producer.send_and_wait(topic, encode(wrap(event("owner/one"), source="/t")), key=b"k")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer = make_consumer(transport, pool, group)
+
+    async def record(message: Received[IndexRequested], conn: asyncpg.Connection) -> None:
+        await conn.execute("INSERT INTO effects (dataset) VALUES ($1)", message.data.dataset)
+
+    consumer.on(IndexRequested, record)
+    await run_until_settled(consumer, 1)
+
+    tp = TopicPartition(topic, sent.partition)
+    assert consumer.group_id == transport.prefix + group
+    assert await transport.committed(transport.prefix + group, tp) == sent.offset + 1
+    assert await transport.committed(group, tp) == 0  # nothing under the bare name, which another deployment may use
+    assert await pool.fetchval("SELECT consumer FROM inbox") == group  # the inbox keeps the deployment's own name
 
 
 async def test_a_batch_with_a_failure_and_a_duplicate_settles_every_record_once(

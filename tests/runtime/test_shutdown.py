@@ -79,7 +79,7 @@ async def test_stop_finishes_the_record_in_hand_and_commits_it(pool: asyncpg.Poo
     assert await stored_effects(pool) == ["owner/one"]
     assert consumer.stats.handled == 1
     tp = TopicPartition(transport.prefix + INGEST_REQUESTS.name, partition_for(KEY, INGEST_REQUESTS.partitions))
-    assert await transport.committed(group, tp) == 1
+    assert await transport.committed(consumer.group_id, tp) == 1
 
     # A later member of the group starts after the committed record: only what came since reaches it.
     await publish(transport, "owner/two")
@@ -125,4 +125,4 @@ async def test_an_idle_consumer_stops_without_waiting_out_its_poll(
     took = time.perf_counter() - stopping
     assert took < 0.5, f"the stop took {took * 1000:.0f} ms"
     tp = TopicPartition(transport.prefix + INGEST_REQUESTS.name, partition_for(KEY, INGEST_REQUESTS.partitions))
-    assert await transport.committed(group, tp) == 1  # what was handled is committed
+    assert await transport.committed(consumer.group_id, tp) == 1  # what was handled is committed
