@@ -6,8 +6,10 @@ requests to each service's write route at a steady rate, and, one fault at a tim
 power cut leaves), (3) SIGKILLs every relay and worker process. The supervisor must bring each
 back. Afterwards it reads every topic back and prints, per fault: requests accepted and refused
 by status, events lost, doubled or published for a refused request, work left stuck, and the
-time to recover. Versioning's writes (upserts of a new dataset with a commit message) are also kept
-as a ledger and checked against the versions stored: lost (not stored), doubled (stored twice),
-stuck (stored uncommitted, or its DatasetVersionCreated never published). Retention pruning runs
-throughout, with a window of seconds (stack.py).
+time to recover (until every service is ready, writes made after the fault reach their topics,
+and every consumer group reading those topics has handled them). Versioning's writes (upserts
+of a new dataset with a commit message) are also kept as a ledger and checked against the
+versions stored: lost (not stored), doubled (stored twice), stuck (stored uncommitted, or its
+DatasetVersionCreated never published). Retention pruning runs throughout, with a window of
+seconds (stack.py).
 """

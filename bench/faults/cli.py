@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+from aiokafka import TopicPartition
 
 from bench.faults.faults import FAULTS
 from bench.faults.load import ROUTES, Load, commit_message
@@ -21,11 +22,14 @@ from bench.faults.verify import (
     Arrivals,
     accepted_keys,
     check_versions,
+    committed_ends,
     events_by_key,
+    groups_behind,
     refused_keys,
     unsettled_sources,
 )
 from bench.running import say
+from contracts.receivers import RECEIVERS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,16 +69,25 @@ async def _all_ready(session: aiohttp.ClientSession, info: StackInfo) -> bool:
 async def wait_recovered(
     info: StackInfo, load: Load, arrivals: Arrivals, injected_at: float, timeout: float
 ) -> float | None:
-    """Seconds from the fault until every service is ready and, on each write route, a write sent after the
-    fault was accepted and its event arrived on the topic (the relays and consumers run again)."""
+    """Seconds from the fault until the path works end to end again.
+
+    That is: every service is ready; on each write route, a write sent after the fault was accepted and its
+    event arrived on the topic (the relays run again); and then every consumer group that reads those
+    topics (the APIs' and the workers') has handled what had arrived by then (the consumers run again).
+    """
+    readers = {r.group: r.topic.name for r in RECEIVERS if r.topic.name in {route.topic for route in ROUTES}}
+    marks: dict[TopicPartition, int] | None = None  # the topics' ends once the writes flow again
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() - injected_at < timeout:
-            flowing = {
-                a.service
-                for a in load.answers
-                if a.accepted and a.sent_at > injected_at and (a.service, a.key) in arrivals.first_seen
-            }
-            if flowing >= {r.service for r in ROUTES} and await _all_ready(session, info):
+            if marks is None:
+                flowing = {
+                    a.service
+                    for a in load.answers
+                    if a.accepted and a.sent_at > injected_at and (a.service, a.key) in arrivals.first_seen
+                }
+                if flowing >= {r.service for r in ROUTES} and await _all_ready(session, info):
+                    marks = await committed_ends(info.kafka, sorted(set(readers.values())))
+            if marks is not None and not await groups_behind(info.kafka, readers, marks):
                 return time.monotonic() - injected_at
             await asyncio.sleep(0.25)
     return None

@@ -36,7 +36,7 @@ class ServiceOutcome:
 class Round:
     fault: str
     did: str
-    recovered_after: float | None  # seconds from the fault to every service ready and writing again
+    recovered_after: float | None  # seconds from the fault until services, relays and consumers work again (cli.py)
     outcomes: dict[str, ServiceOutcome]
 
 

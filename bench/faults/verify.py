@@ -12,6 +12,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.faults.load import Answer
+from services.runtime.kafka import admin_context, topic_partitions
 
 TERMINAL_SOURCE_STATES = frozenset({"completed", "failed", "error"})
 
@@ -136,3 +137,33 @@ class Arrivals:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+async def committed_ends(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """Each partition's end of committed records now (its last stable offset): what a consumer can read so far."""
+    partitions = [TopicPartition(t, p) for t in topics for p in await topic_partitions(bootstrap, t)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+
+async def groups_behind(bootstrap: str, groups: dict[str, str], marks: dict[TopicPartition, int]) -> list[str]:
+    """The groups (id -> topic) that have not yet committed through every committed record below `marks`.
+
+    The relays publish in Kafka transactions, so a partition's committed records are followed by a
+    transaction marker: a group that has handled them all has committed one offset short of the end.
+    """
+    behind = []
+    async with admin_context(bootstrap) as admin:
+        for group, topic in groups.items():
+            mine = [tp for tp in marks if tp.topic == topic]
+            offsets = await admin.list_consumer_group_offsets(group, partitions=mine)
+            for tp in mine:
+                meta = offsets.get(tp)
+                if marks[tp] > 0 and (meta is None or meta.offset < marks[tp] - 1):
+                    behind.append(group)
+                    break
+    return behind
