@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -26,7 +25,7 @@ from contracts.ingest import IndexCompleted
 from services.ingest import store
 from services.ingest.chunk_store import ChunkStore
 from services.ingest.runs import IDLE_POLL_SECONDS, worker_name
-from services.ingest.semantic import Embedder
+from services.ingest.semantic import TextEmbedder
 from services.runtime.consumer import Received
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,9 @@ class EmbedExecutor:
 
     group = "ingest-embed"
 
-    def __init__(self, pool: asyncpg.Pool, chunks: ChunkStore, embedder: Embedder, owner: str | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, chunks: ChunkStore, embedder: TextEmbedder, owner: str | None = None
+    ) -> None:
         self.pool = pool
         self.chunks = chunks
         self.embedder = embedder
@@ -114,32 +115,3 @@ class EmbedExecutor:
         rate = embedded_here / max(time.monotonic() - started, 1e-9)
         log.info("embedded source %s (%s): %d chunks (%.0f chunks/s)", source["id"], source["dataset"], done, rate)
         return True
-
-
-class LoadThenEmbed:
-    """An EmbedExecutor whose model is loaded when it starts, in a thread.
-
-    Importing torch and loading the model take seconds (about 8 here, on a cold page cache). Loaded before
-    the worker's loops started, they held back its index requests' consumer and its runs as well, at
-    every start of the process: a worker restarted after a crash took that long to take its partitions
-    back. Now only embedding waits for the model. The model is kept if the executor is restarted.
-    """
-
-    group = EmbedExecutor.group
-
-    def __init__(self, pool: asyncpg.Pool, chunks: ChunkStore, load: Callable[[], Embedder]) -> None:
-        self._pool = pool
-        self._chunks = chunks
-        self._load = load
-        self.executor: EmbedExecutor | None = None  # once the model is loaded
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        if self.executor is None:
-            started = time.monotonic()
-            embedder = await asyncio.to_thread(self._load)
-            self.executor = EmbedExecutor(self._pool, self._chunks, embedder)
-            log.info(
-                "semantic search on: this worker embeds completed indexes (all-MiniLM-L6-v2, loaded in %.1f s)",
-                time.monotonic() - started,
-            )
-        await self.executor.run(stopping)

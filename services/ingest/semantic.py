@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiohttp import web
@@ -30,6 +32,14 @@ from services.ingest.vector_store import unit_rows
 INSTALL_HINT = "semantic search needs the optional extra: pip install '.[semantic]' (or `make semantic`)"
 BATCH = 64
 QUERY_THREADS = 1  # the API's query embedder (see the module's docs)
+
+log = logging.getLogger(__name__)
+
+
+class TextEmbedder(Protocol):
+    """What embeds texts: `Embedder`, or a `LazyEmbedder` that loads one first."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class SemanticUnavailable(RuntimeError):
@@ -75,22 +85,41 @@ def load_embedder(threads: int | None = None) -> Embedder:
 
 
 class LazyEmbedder:
-    """The API's query embedder: loaded at the first query that can use it (a few seconds), then kept;
-    one torch thread (see the module's docs)."""
+    """The model, loaded by the first call that needs it (in that call's thread), then kept.
 
-    def __init__(self) -> None:
+    Loading takes seconds (about 8 here: torch's imports, then the weights), most of them holding the GIL,
+    so the process's event loop barely runs meanwhile. Loaded at start, it held back the worker's consumers
+    that long after every restart; loaded on first use, only embedding waits, and only once there is some.
+    The API's query embedder runs on one torch thread (QUERY_THREADS); the worker's on every core (`None`).
+    """
+
+    def __init__(self, threads: int | None = QUERY_THREADS) -> None:
         self.installed = semantic_installed()
+        self.threads = threads
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+    def _model(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                started = time.monotonic()
+                self._embedder = load_embedder(self.threads)
+                log.info("embedding model loaded in %.1f s", time.monotonic() - started)
+            return self._embedder
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of `texts` (blocking: call it in a thread); loads the model first if need be."""
+        return self._model().embed(texts)
 
     def embed_query(self, text: str) -> np.ndarray | None:
         """The query's unit vector (blocking: call it in a thread); None without the extra."""
         if not self.installed:
             return None
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = load_embedder(QUERY_THREADS)
-        return self._embedder.embed([text])[0]
+        return self._model().embed([text])[0]
 
     async def query_vector(self, text: str) -> np.ndarray | None:
         return await asyncio.to_thread(self.embed_query, text) if self.installed else None

@@ -22,9 +22,9 @@ from contracts.ingest import IndexCompleted, IndexRequested, IndexStarted
 from services.ingest import store
 from services.ingest.catalog_client import CatalogClient
 from services.ingest.chunk_store import TantivyStore
-from services.ingest.embedder import EMBEDDER_GROUP, LoadThenEmbed, QueueDeps, handle_index_completed
+from services.ingest.embedder import EMBEDDER_GROUP, EmbedExecutor, QueueDeps, handle_index_completed
 from services.ingest.runs import RunDeps, RunExecutor
-from services.ingest.semantic import load_embedder, semantic_installed
+from services.ingest.semantic import LazyEmbedder, semantic_installed
 from services.ingest.settings import IngestSettings, service_token_source
 from services.ingest.shards import http_filesystem
 from services.runtime.consumer import Received
@@ -93,5 +93,6 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
         )
         background: list[Background] = [consumer, executor, embed_queue]
         if semantic:
-            background.append(LoadThenEmbed(deps.pool, chunks, load_embedder))
+            background.append(EmbedExecutor(deps.pool, chunks, LazyEmbedder(threads=None)))
+            log.info("semantic search on: this worker embeds completed indexes (the model loads for the first)")
         yield background

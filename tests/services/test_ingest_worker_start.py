@@ -1,59 +1,50 @@
-"""The ingest worker's loops start at once; embedding alone waits for its model to load."""
+"""The ingest worker starts without its embedding model: that loads when the first index is to be embedded."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 
 import pytest
 
-from services.ingest import worker
-from services.ingest.embedder import EmbedExecutor, LoadThenEmbed
+from services.ingest import semantic, worker
+from services.ingest.embedder import EmbedExecutor
 from services.registry import definition
 from services.runtime.service import worker_deps
 from services.runtime.settings import ServiceConfig
 
 
-async def test_the_worker_reads_index_requests_without_waiting_for_the_model(
+class Model:
+    def embed(self, texts: list[str]) -> list[str]:
+        return texts
+
+
+async def test_the_worker_starts_without_loading_the_model_and_loads_it_once_for_the_first_embedding(
     make_config: Callable[[str], ServiceConfig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    release = threading.Event()
-    loads = 0
+    # Loading the real model holds the GIL for seconds (torch's imports): loaded at start, it kept the worker's
+    # consumers from reading for that long after every restart.
+    loads: list[int | None] = []
 
-    model = object()  # never asked to embed here
-
-    def slow_load() -> object:
-        # Stands for torch's imports and the model's load: seconds, in a thread.
-        nonlocal loads
-        loads += 1
-        release.wait(30)
-        return model
+    def load(threads: int | None = None) -> Model:
+        loads.append(threads)
+        return Model()
 
     monkeypatch.setattr(worker, "semantic_installed", lambda: True)
-    monkeypatch.setattr(worker, "load_embedder", slow_load)
+    monkeypatch.setattr(semantic, "semantic_installed", lambda: True)
+    monkeypatch.setattr(semantic, "load_embedder", load)
     service = definition("ingest")
     assert service.worker_consumers is not None
-    try:
-        async with (
-            worker_deps(service, make_config("ingest")) as deps,
-            asyncio.timeout(5),
-            service.worker_consumers(deps) as loops,
-        ):
-            groups = {loop.group for loop in loops}
-            assert {worker.WORKER_GROUP, "ingest-runs", EmbedExecutor.group} <= groups, groups
-            [embedding] = [loop for loop in loops if isinstance(loop, LoadThenEmbed)]
-            stopping = asyncio.Event()
-            running = asyncio.create_task(embedding.run(stopping))
-            await asyncio.sleep(0.2)
-            assert not running.done()  # still loading, in its thread
-            assert embedding.executor is None
-            release.set()
-            stopping.set()  # once loaded, the executor starts and sees the stop at once
-            await running
-            assert embedding.executor is not None
-            assert embedding.executor.embedder is model
-            await embedding.run(stopping)  # a restart keeps the model
-            assert loads == 1
-    finally:
-        release.set()
+    async with (
+        worker_deps(service, make_config("ingest")) as deps,
+        asyncio.timeout(10),
+        service.worker_consumers(deps) as loops,
+    ):
+        assert {worker.WORKER_GROUP, "ingest-runs", EmbedExecutor.group} <= {loop.group for loop in loops}
+        assert loads == []  # nothing to embed yet
+        [executor] = [loop for loop in loops if isinstance(loop, EmbedExecutor)]
+        embedder = executor.embedder
+        assert isinstance(embedder, semantic.LazyEmbedder)
+        assert await asyncio.to_thread(embedder.embed, ["a"]) == ["a"]
+        assert await asyncio.to_thread(embedder.embed, ["b"]) == ["b"]
+    assert loads == [None]  # once, on every core
