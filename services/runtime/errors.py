@@ -104,6 +104,11 @@ def detail_shape(err: ApiError) -> dict[str, Any]:
     return {"detail": err.details if err.details is not None else err.message, **err.extra}
 
 
+# The status of input that does not parse, validate or fit in the database, by error shape: the Hub answers 400,
+# FastAPI-style APIs 422. Each route's OpenAPI entry documents it (services/runtime/openapi.py).
+INVALID_STATUS: dict[ErrorShape, int] = {hub_shape: 400, detail_shape: 422}
+
+
 # Characters a header value may not carry: aiohttp refuses CR, LF and NUL (header injection) and so fails
 # the whole response; the other control characters are dropped too, for the clients' sake.
 _NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")

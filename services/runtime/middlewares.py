@@ -27,7 +27,7 @@ from aiohttp import web
 
 from services.runtime.auth import Principal, TokenExtractor
 from services.runtime.dependencies import Dependency, unavailable_dependency
-from services.runtime.errors import ApiError, ErrorShape, from_http_exception, render
+from services.runtime.errors import INVALID_STATUS, ApiError, ErrorShape, from_http_exception, render
 from services.runtime.keys import CONFIG, ERROR_SHAPE, METRICS, PRINCIPAL, REQUEST_ID, TOKEN_RESOLVER
 from services.runtime.limits import body_limit, too_large
 from services.runtime.metrics import Metrics
@@ -95,10 +95,11 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             raise  # redirects and the like pass through
         return render(from_http_exception(exc), shape, request[REQUEST_ID])
     except (asyncpg.DataError, asyncpg.ProgramLimitExceededError) as exc:
-        # A value a view let through that PostgreSQL cannot take (a NUL byte, an oversized key):
-        # still the client's input, so a 400 that says so, not a 500.
+        # A value a view let through that PostgreSQL cannot take (a NUL byte, an oversized key): still the
+        # client's input, so the API's status for invalid input (400 or 422) that says so, not a 500.
         log.warning("request %s %s: input refused by the database: %s", request.method, request.path, exc)
-        err = ApiError(400, "InvalidInput", f"a value in the request cannot be stored: {exc}")
+        status = INVALID_STATUS.get(shape, 400)
+        err = ApiError(status, "InvalidInput", f"a value in the request cannot be stored: {exc}")
         return render(err, shape, request[REQUEST_ID])
     except Exception as exc:
         if (dependency := unavailable_dependency(exc)) is not None:

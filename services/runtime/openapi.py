@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from contracts.components import COMPONENTS_PREFIX, hoist, put
 from services.runtime import http
 from services.runtime.auth import TokenExtractor, api_key_token, bearer_token
-from services.runtime.errors import ErrorShape, detail_shape, hub_shape
+from services.runtime.errors import INVALID_STATUS, ErrorShape, detail_shape, hub_shape
 from services.runtime.http import json_response
 from services.runtime.keys import API
 
@@ -95,8 +95,8 @@ class ErrorStyle:
 
 
 ERROR_STYLES: dict[ErrorShape, ErrorStyle] = {
-    hub_shape: ErrorStyle(HubError, 400),
-    detail_shape: ErrorStyle(DetailError, 422),
+    hub_shape: ErrorStyle(HubError, INVALID_STATUS[hub_shape]),
+    detail_shape: ErrorStyle(DetailError, INVALID_STATUS[detail_shape]),
 }
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -385,7 +385,9 @@ class Api:
         if op.token != "none":
             statuses[401] = ""
             statuses[503] = ""
-        if op.body is not None or op.query is not None:
+        if op.body is not None or op.query is not None or any(p["in"] == "path" for p in parameters):
+            # Input can be invalid; and any value the database cannot take (a NUL byte) is refused with this
+            # status, wherever it came from (services/runtime/middlewares.py).
             statuses[self.errors.invalid_status] = ""
         if op.body is not None:
             statuses[413] = ""
