@@ -99,10 +99,6 @@ class LazyEmbedder:
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._embedder is not None
-
     def _model(self) -> Embedder:
         with self._lock:
             if self._embedder is None:

@@ -94,5 +94,5 @@ async def worker_consumers(deps: Deps) -> AsyncIterator[list[Background]]:
         background: list[Background] = [consumer, executor, embed_queue]
         if semantic:
             background.append(EmbedExecutor(deps.pool, chunks, LazyEmbedder(threads=None)))
-            log.info("semantic search on: this worker embeds completed indexes (the model loads for the first)")
+            log.info("semantic search on: this worker embeds completed indexes (it loads the model for the first one)")
         yield background

@@ -11,7 +11,8 @@ For every record, in partition order:
    transaction that first claims the event in the inbox, so a redelivered
    event has its effect once. Consecutive records of a poll for transactional
    handlers, across partitions and at most `max_transaction_records`, share
-   one transaction and one inbox statement, so a batch pays for one commit,
+   one transaction and one inbox statement (skipped and dead-lettered records
+   between them do not end it), so a batch pays for one commit,
    not one per record; if any of them fails, they are settled one by one
    instead. A handler error is retried with exponential backoff up to
    `max_attempts`, then the record is dead-lettered (`PermanentError` skips
@@ -224,7 +225,8 @@ class EventConsumer:
         """Settle a poll's records, each partition's in order; return the offset of the last one settled per partition.
 
         Consecutive records for transactional handlers form a run, across partitions (the order between
-        partitions is free), of at most `max_transaction_records`: one transaction settles them all.
+        partitions is free), of at most `max_transaction_records`: one transaction settles them all. Records
+        skipped or dead-lettered on the way change nothing, so they do not end a run; a plain handler does.
         """
         done: dict[TopicPartition, int] = {}
         run: list[Routed] = []
