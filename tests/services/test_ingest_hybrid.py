@@ -20,6 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from bench.ingest.static_catalog import text_table
 from contracts import wrap
 from contracts.ingest import IndexCompleted
+from services.ingest import semantic
 from services.ingest.chunk_store import TantivyStore
 from services.ingest.chunking import Chunk
 from services.ingest.embedder import PART_CHUNKS, EmbedExecutor, QueueDeps, handle_index_completed
@@ -92,6 +93,13 @@ class HashEmbedder:
         return unit_rows(np.stack([np.random.default_rng(s).standard_normal(8) for s in seeds]))
 
 
+def index_completed(source_id: uuid.UUID, rows: int) -> Received[IndexCompleted]:
+    completed = IndexCompleted(
+        source_id=source_id, row_count=rows, indexed_row_count=rows, chunk_count=rows, sampling_strategy="full"
+    )
+    return Received(wrap(completed, source="/t"), completed, ConsumerRecord("t", 0, 0, 0, 0, None, b"", None, 0, 0, ()))
+
+
 async def test_a_completed_index_is_queued_embedded_in_parts_and_counted(harness: Harness, catalog) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     catalog.add("acme/fruit", "default", "train", text_table(1200))
     source_id = await harness.request("acme/fruit")
@@ -101,12 +109,7 @@ async def test_a_completed_index_is_queued_embedded_in_parts_and_counted(harness
     record = source_json(row, "http://catalog")
     assert (record["vector_status"], record["embedded_chunk_count"]) == (None, 0)
 
-    completed = IndexCompleted(
-        source_id=source_id, row_count=1200, indexed_row_count=1200, chunk_count=1200, sampling_strategy="full"
-    )
-    received = Received(
-        wrap(completed, source="/t"), completed, ConsumerRecord("t", 0, 0, 0, 0, None, b"", None, 0, 0, ())
-    )
+    received = index_completed(source_id, 1200)
     async with harness.pool.acquire() as conn, conn.transaction():
         await handle_index_completed(received, conn, deps=QueueDeps(enabled=False))
     assert (await harness.source(source_id))["vector_status"] is None  # without the extra, nothing is queued
@@ -144,3 +147,26 @@ async def test_a_completed_index_is_queued_embedded_in_parts_and_counted(harness
     assert again is not None
     assert sorted(again.keys) == sorted(stored.keys)
     assert (await harness.source(source_id))["embedded_chunk_count"] == 1200
+
+
+async def test_a_model_that_cannot_load_fails_the_worker_not_the_source(  # type: ignore[no-untyped-def]
+    harness: Harness,  # noqa: F811
+    catalog,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    catalog.add("acme/fruit", "default", "train", text_table(10))
+    source_id = await harness.request("acme/fruit")
+    assert await harness.executor().run_one()
+    async with harness.pool.acquire() as conn, conn.transaction():
+        await handle_index_completed(index_completed(source_id, 10), conn, deps=QueueDeps(enabled=True))
+
+    def broken(threads: int | None = None) -> None:
+        raise MemoryError("cannot allocate the weights")
+
+    monkeypatch.setattr(semantic, "load_embedder", broken)
+    executor = EmbedExecutor(harness.pool, harness.chunks, semantic.LazyEmbedder(threads=None), owner="embedder-1")
+    with pytest.raises(semantic.ModelUnavailable, match="cannot allocate the weights"):
+        await executor.run_one()  # the process's problem: its supervisor restarts the loop, with backoff
+    row = await harness.source(source_id)
+    # Still claimed, to be embedded once the lease runs out; not recorded as failed.
+    assert (row["vector_status"], row["vector_error"]) == ("embedding", None)
