@@ -22,9 +22,9 @@ from bench.faults.verify import (
     Arrivals,
     accepted_keys,
     check_versions,
-    committed_ends,
     events_by_key,
     groups_behind,
+    handled_marks,
     refused_keys,
     unsettled_sources,
 )
@@ -76,7 +76,7 @@ async def wait_recovered(
     topics (the APIs' and the workers') has handled what had arrived by then (the consumers run again).
     """
     readers = {r.group: r.topic.name for r in RECEIVERS if r.topic.name in {route.topic for route in ROUTES}}
-    marks: dict[TopicPartition, int] | None = None  # the topics' ends once the writes flow again
+    marks: dict[TopicPartition, int] | None = None  # how far the topics' records went once the writes flowed again
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() - injected_at < timeout:
             if marks is None:
@@ -86,7 +86,7 @@ async def wait_recovered(
                     if a.accepted and a.sent_at > injected_at and (a.service, a.key) in arrivals.first_seen
                 }
                 if flowing >= {r.service for r in ROUTES} and await _all_ready(session, info):
-                    marks = await committed_ends(info.kafka, sorted(set(readers.values())))
+                    marks = await handled_marks(info.kafka, sorted(set(readers.values())))
             if marks is not None and not await groups_behind(info.kafka, readers, marks):
                 return time.monotonic() - injected_at
             await asyncio.sleep(0.25)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from bench.faults.load import Answer
 from services.runtime.kafka import admin_context, topic_partitions
@@ -139,31 +140,59 @@ class Arrivals:
         self._stopping.set()
 
 
-async def committed_ends(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    """Each partition's end of committed records now (its last stable offset): what a consumer can read so far."""
+async def handled_marks(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """Per partition of `topics` that holds committed records: one past the last of them now.
+
+    That is what a group that has handled everything so far has committed. It is not the partition's end:
+    the relays publish in Kafka transactions, so a transaction marker follows the last records, and after a
+    crash an aborted transaction may follow them too; a consumer is handed neither, so it never commits past
+    them until more records come.
+    """
     partitions = [TopicPartition(t, p) for t in topics for p in await topic_partitions(bootstrap, t)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
     await consumer.start()
     try:
-        return await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        marks = {tp: await _after_last_record(consumer, tp, starts[tp], ends[tp]) for tp in partitions}
     finally:
         await consumer.stop()
+    return {tp: mark for tp, mark in marks.items() if mark is not None}
+
+
+async def _after_last_record(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int) -> int | None:
+    """One past the last committed record of `tp` below `end`, read backwards in growing windows; None if none."""
+    high, window = end, 64
+    while high > start:
+        low = max(start, high - window)
+        consumer.seek(tp, low)
+        last = None
+        # Until the position passes `high`: markers and aborted records take offsets but are never returned.
+        while await consumer.position(tp) < high:
+            records = (await consumer.getmany(tp, timeout_ms=200)).get(tp, [])
+            last = max([r.offset for r in records if r.offset < high], default=last)
+        if last is not None:
+            return last + 1
+        high, window = low, window * 4
+    return None
 
 
 async def groups_behind(bootstrap: str, groups: dict[str, str], marks: dict[TopicPartition, int]) -> list[str]:
-    """The groups (id -> topic) that have not yet committed through every committed record below `marks`.
-
-    The relays publish in Kafka transactions, so a partition's committed records are followed by a
-    transaction marker: a group that has handled them all has committed one offset short of the end.
-    """
+    """The groups (id -> topic) that have not yet committed through every record below `marks` (handled_marks)."""
     behind = []
     async with admin_context(bootstrap) as admin:
         for group, topic in groups.items():
             mine = [tp for tp in marks if tp.topic == topic]
-            offsets = await admin.list_consumer_group_offsets(group, partitions=mine)
+            try:
+                offsets = await admin.list_consumer_group_offsets(group, partitions=mine)
+            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+                # The broker is still starting (or has not yet made its offsets topic): nothing to show yet.
+                behind.append(group)
+                continue
             for tp in mine:
                 meta = offsets.get(tp)
-                if marks[tp] > 0 and (meta is None or meta.offset < marks[tp] - 1):
+                if meta is None or meta.offset < marks[tp]:
                     behind.append(group)
                     break
     return behind
