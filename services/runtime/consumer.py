@@ -238,7 +238,7 @@ class EventConsumer:
                     await self._reject(record, exc)
                     routed = None
                 if routed is None:
-                    pass  # skipped or dead-lettered: it changes nothing, so the run goes on past it
+                    pass  # skipped or dead-lettered: nothing of it is stored, so the run goes on past it
                 elif routed.subscription.transactional:
                     run.append(routed)
                     if len(run) >= self._max_transaction_records:

@@ -105,7 +105,7 @@ def detail_shape(err: ApiError) -> dict[str, Any]:
 
 
 # The status of input that does not parse, validate or fit in the database, by error shape: the Hub answers 400,
-# FastAPI-style APIs 422. Each route's OpenAPI entry documents it (services/runtime/openapi.py).
+# FastAPI-style APIs 422. Every route that takes input (a body, a query, a path parameter) documents it (openapi.py).
 INVALID_STATUS: dict[ErrorShape, int] = {hub_shape: 400, detail_shape: 422}
 
 
