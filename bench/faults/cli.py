@@ -86,7 +86,11 @@ async def wait_recovered(
                     if a.accepted and a.sent_at > injected_at and (a.service, a.key) in arrivals.first_seen
                 }
                 if flowing >= {r.service for r in ROUTES} and await _all_ready(session, info):
-                    marks = await handled_marks(info.kafka, sorted(set(readers.values())))
+                    left = timeout - (time.monotonic() - injected_at)
+                    try:
+                        marks = await asyncio.wait_for(handled_marks(info.kafka, sorted(set(readers.values()))), left)
+                    except TimeoutError:
+                        return None
             if marks is not None and not await groups_behind(info.kafka, readers, marks):
                 return time.monotonic() - injected_at
             await asyncio.sleep(0.25)

@@ -146,36 +146,38 @@ async def handled_marks(bootstrap: str, topics: list[str]) -> dict[TopicPartitio
     That is what a group that has handled everything so far has committed. It is not the partition's end:
     the relays publish in Kafka transactions, so a transaction marker follows the last records, and after a
     crash an aborted transaction may follow them too; a consumer is handed neither, so it never commits past
-    them until more records come.
+    them until more records come. Read backwards from the ends, in growing windows, all partitions at once:
+    the time this takes is added to the time to recover.
     """
     partitions = [TopicPartition(t, p) for t in topics for p in await topic_partitions(bootstrap, t)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
     await consumer.start()
+    marks: dict[TopicPartition, int] = {}
     try:
         consumer.assign(partitions)
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
-        marks = {tp: await _after_last_record(consumer, tp, starts[tp], ends[tp]) for tp in partitions}
+        ranges = {tp: (starts[tp], ends[tp]) for tp in partitions if ends[tp] > starts[tp]}  # [start, high)
+        window = 64
+        while ranges:
+            lows = {tp: max(start, high - window) for tp, (start, high) in ranges.items()}
+            for tp, low in lows.items():
+                consumer.seek(tp, low)
+            last: dict[TopicPartition, int] = {}
+            # Until every position passes its `high`: markers and aborted records take offsets, but are never
+            # returned.
+            while [tp for tp, (_, high) in ranges.items() if await consumer.position(tp) < high]:
+                for tp, records in (await consumer.getmany(*ranges, timeout_ms=200)).items():
+                    below = [r.offset for r in records if r.offset < ranges[tp][1]]
+                    if below:
+                        last[tp] = max(below[-1], last.get(tp, -1))
+            marks.update({tp: offset + 1 for tp, offset in last.items()})
+            # Where the window held no committed record, look further back.
+            ranges = {tp: (start, lows[tp]) for tp, (start, _) in ranges.items() if tp not in last and lows[tp] > start}
+            window *= 4
     finally:
         await consumer.stop()
-    return {tp: mark for tp, mark in marks.items() if mark is not None}
-
-
-async def _after_last_record(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int) -> int | None:
-    """One past the last committed record of `tp` below `end`, read backwards in growing windows; None if none."""
-    high, window = end, 64
-    while high > start:
-        low = max(start, high - window)
-        consumer.seek(tp, low)
-        last = None
-        # Until the position passes `high`: markers and aborted records take offsets but are never returned.
-        while await consumer.position(tp) < high:
-            records = (await consumer.getmany(tp, timeout_ms=200)).get(tp, [])
-            last = max([r.offset for r in records if r.offset < high], default=last)
-        if last is not None:
-            return last + 1
-        high, window = low, window * 4
-    return None
+    return marks
 
 
 async def groups_behind(bootstrap: str, groups: dict[str, str], marks: dict[TopicPartition, int]) -> list[str]:

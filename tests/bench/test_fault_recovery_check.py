@@ -15,8 +15,9 @@ from services.runtime.kafka import producer_context
 pytestmark = pytest.mark.infra
 
 
+@pytest.mark.parametrize("aborted", [2, 100], ids=["short-abort", "abort-past-the-first-window"])
 async def test_a_group_is_behind_until_it_has_committed_every_committed_record(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, aborted: int
 ) -> None:
     topic = topic_prefix + INGEST_REQUESTS.name
     tp = TopicPartition(topic, 0)
@@ -27,7 +28,7 @@ async def test_a_group_is_behind_until_it_has_committed_every_committed_record(
             for i in range(3):
                 await producer.send(topic, f"v{i}".encode(), partition=0)
         await producer.begin_transaction()
-        for i in range(2):
+        for i in range(aborted):
             await producer.send(topic, f"aborted{i}".encode(), partition=0)
         await producer.abort_transaction()
     marks = await handled_marks(kafka_bootstrap, [topic])
@@ -43,7 +44,7 @@ async def test_a_group_is_behind_until_it_has_committed_every_committed_record(
         await member.commit({tp: OffsetAndMetadata(2, "")})  # handled two of the three
         assert await groups_behind(kafka_bootstrap, {group: topic}, marks) == [group]
         # All three: what the consumer commits after the last committed record, however far the partition's
-        # end lies past it (the commit marker, the aborted records and theirs: offset 7 here).
+        # end lies past it (the commit marker, then the aborted records and theirs).
         await member.commit({tp: OffsetAndMetadata(3, "")})
         assert await groups_behind(kafka_bootstrap, {group: topic}, marks) == []
     finally:
