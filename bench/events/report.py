@@ -58,6 +58,11 @@ class PhaseResult:
         return not self.timed_out and not self.failed_sends and self.received == self.expected
 
     @property
+    def machine_cpu_us(self) -> float:
+        """CPU per event of this process and of every server together, in µs."""
+        return self.process_cpu_us + sum(self.server_cpu_us.values())
+
+    @property
     def events_per_second(self) -> float:
         return self.received / self.seconds if self.seconds > 0 else math.nan
 
@@ -210,7 +215,7 @@ class Report:
             return []
         raw_rate = median([r.events_per_second for r in raw])
         raw_cpu = median([r.process_cpu_us for r in raw])
-        raw_all = median([r.process_cpu_us + sum(r.server_cpu_us.values()) for r in raw])
+        raw_all = median([r.machine_cpu_us for r in raw])
         lines = []
         for kind, goal in ((DRAIN, GOAL_THROUGHPUT_RATIO), (SATURATION, GOAL_WRITERS_RATIO)):
             runs = self._complete("hubstream", kind)
@@ -218,7 +223,7 @@ class Report:
             if not runs or math.isnan(cpu) or math.isnan(raw_rate):
                 continue
             ceiling = 1e6 / cpu
-            every = median([r.process_cpu_us + sum(r.server_cpu_us.values()) for r in runs])
+            every = median([r.machine_cpu_us for r in runs])
             lines.append(
                 f"{runs[0].phase} CPU bound (medians): this process used {num(cpu, 0)} µs per event (raw's "
                 f"{num(raw_cpu, 0)} µs); with its loop never idle it would handle {num(ceiling, 0)} events/s, "

@@ -121,11 +121,10 @@ async def machine_notes(result: PhaseResult) -> AsyncIterator[None]:
         if result.expected:
             result.process_cpu_us = cpu * 1e6 / result.expected
         if result.expected and servers:
-            per_event = {name: seconds * 1e6 / result.expected for name, seconds in servers.items()}
-            result.server_cpu_us = per_event
+            result.server_cpu_us = {name: seconds * 1e6 / result.expected for name, seconds in servers.items()}
             result.notes.append(
-                f"CPU per event: this process {cpu * 1e6 / result.expected:.0f} µs, "
-                + ", ".join(f"{name} {us:.0f} µs" for name, us in sorted(per_event.items()))
+                f"CPU per event: this process {result.process_cpu_us:.0f} µs, "
+                + ", ".join(f"{name} {us:.0f} µs" for name, us in sorted(result.server_cpu_us.items()))
                 + " (every process of that name on this machine; one that ends during the phase is not counted)"
             )
         if not math.isnan(stolen) and wall > 0:
