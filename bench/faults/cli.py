@@ -9,10 +9,12 @@ import shutil
 import tempfile
 import time
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
 from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.faults.faults import FAULTS
 from bench.faults.load import ROUTES, Load, commit_message
@@ -30,6 +32,7 @@ from bench.faults.verify import (
 )
 from bench.running import say
 from contracts.receivers import RECEIVERS
+from services.runtime.kafka import admin_context
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,7 +80,9 @@ async def wait_recovered(
     """
     readers = {r.group: r.topic.name for r in RECEIVERS if r.topic.name in {route.topic for route in ROUTES}}
     marks: dict[TopicPartition, int] | None = None  # how far the topics' records went once the writes flowed again
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+    async with AsyncExitStack() as resources:
+        session = await resources.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)))
+        admin: AIOKafkaAdminClient | None = None
         while time.monotonic() - injected_at < timeout:
             if marks is None:
                 flowing = {
@@ -91,7 +96,10 @@ async def wait_recovered(
                         marks = await asyncio.wait_for(handled_marks(info.kafka, sorted(set(readers.values()))), left)
                     except TimeoutError:
                         return None
-            if marks is not None and not await groups_behind(info.kafka, readers, marks):
+                    # One admin client for the rest of the wait (opened now: the broker may have been the fault):
+                    # the groups are asked every 0.25 s, and each poll's time adds to the time to recover.
+                    admin = await resources.enter_async_context(admin_context(info.kafka))
+            if admin is not None and marks is not None and not await groups_behind(admin, readers, marks):
                 return time.monotonic() - injected_at
             await asyncio.sleep(0.25)
     return None

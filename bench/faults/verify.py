@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from bench.faults.load import Answer
-from services.runtime.kafka import admin_context, topic_partitions
+from services.runtime.kafka import topic_partitions
 
 TERMINAL_SOURCE_STATES = frozenset({"completed", "failed", "error"})
 
@@ -180,21 +181,22 @@ async def handled_marks(bootstrap: str, topics: list[str]) -> dict[TopicPartitio
     return marks
 
 
-async def groups_behind(bootstrap: str, groups: dict[str, str], marks: dict[TopicPartition, int]) -> list[str]:
+async def groups_behind(
+    admin: AIOKafkaAdminClient, groups: dict[str, str], marks: dict[TopicPartition, int]
+) -> list[str]:
     """The groups (id -> topic) that have not yet committed through every record below `marks` (handled_marks)."""
     behind = []
-    async with admin_context(bootstrap) as admin:
-        for group, topic in groups.items():
-            mine = [tp for tp in marks if tp.topic == topic]
-            try:
-                offsets = await admin.list_consumer_group_offsets(group, partitions=mine)
-            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
-                # The broker is still starting (or has not yet made its offsets topic): nothing to show yet.
+    for group, topic in groups.items():
+        mine = [tp for tp in marks if tp.topic == topic]
+        try:
+            offsets = await admin.list_consumer_group_offsets(group, partitions=mine)
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            # The broker is still starting (or has not yet made its offsets topic): nothing to show yet.
+            behind.append(group)
+            continue
+        for tp in mine:
+            meta = offsets.get(tp)
+            if meta is None or meta.offset < marks[tp]:
                 behind.append(group)
-                continue
-            for tp in mine:
-                meta = offsets.get(tp)
-                if meta is None or meta.offset < marks[tp]:
-                    behind.append(group)
-                    break
+                break
     return behind

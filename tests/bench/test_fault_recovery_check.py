@@ -10,7 +10,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from bench.faults.verify import groups_behind, handled_marks
 from contracts.topics import INGEST_REQUESTS
-from services.runtime.kafka import producer_context
+from services.runtime.kafka import admin_context, producer_context
 
 pytestmark = pytest.mark.infra
 
@@ -35,17 +35,17 @@ async def test_a_group_is_behind_until_it_has_committed_every_committed_record(
     assert marks == {tp: 3}  # partitions with no committed record need nothing handled
 
     group = f"g-{uuid.uuid4().hex[:8]}"
-    assert await groups_behind(kafka_bootstrap, {group: topic}, marks) == [group]  # has committed nothing
-
     member = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    await member.start()
-    try:
-        member.assign([tp])
-        await member.commit({tp: OffsetAndMetadata(2, "")})  # handled two of the three
-        assert await groups_behind(kafka_bootstrap, {group: topic}, marks) == [group]
-        # All three: what the consumer commits after the last committed record, however far the partition's
-        # end lies past it (the commit marker, then the aborted records and theirs).
-        await member.commit({tp: OffsetAndMetadata(3, "")})
-        assert await groups_behind(kafka_bootstrap, {group: topic}, marks) == []
-    finally:
-        await member.stop()
+    async with admin_context(kafka_bootstrap) as admin:
+        assert await groups_behind(admin, {group: topic}, marks) == [group]  # has committed nothing
+        await member.start()
+        try:
+            member.assign([tp])
+            await member.commit({tp: OffsetAndMetadata(2, "")})  # handled two of the three
+            assert await groups_behind(admin, {group: topic}, marks) == [group]
+            # All three: what the consumer commits after the last committed record, however far the partition's
+            # end lies past it (the commit marker, then the aborted records and theirs).
+            await member.commit({tp: OffsetAndMetadata(3, "")})
+            assert await groups_behind(admin, {group: topic}, marks) == []
+        finally:
+            await member.stop()
