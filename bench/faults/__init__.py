@@ -10,6 +10,8 @@ time to recover (until every service is ready, writes made after the fault reach
 and every consumer group reading those topics has handled them). Versioning's writes (upserts
 of a new dataset with a commit message) are also kept as a ledger and checked against the
 versions stored: lost (not stored), doubled (stored twice), stuck (stored uncommitted, or its
-DatasetVersionCreated never published). Retention pruning runs throughout, with a window of
-seconds (stack.py).
+DatasetVersionCreated never published). One more stream is not HTTP: deltas published to the
+deltas topic with aiokafka, as another system would; each one the broker acknowledged must be
+answered once on the versions topic and its version stored once. Retention pruning runs
+throughout, with a window of seconds (stack.py).
 """

@@ -11,6 +11,7 @@ import time
 import uuid
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiokafka import TopicPartition
@@ -23,8 +24,8 @@ from bench.faults.stack import StackInfo, UpProcess
 from bench.faults.verify import (
     Arrivals,
     accepted_keys,
+    caused_events,
     check_versions,
-    events_by_key,
     groups_behind,
     handled_marks,
     refused_keys,
@@ -78,7 +79,8 @@ async def wait_recovered(
     event arrived on the topic (the relays run again); and then every consumer group that reads those
     topics (the APIs' and the workers') has handled what had arrived by then (the consumers run again).
     """
-    readers = {r.group: r.topic.name for r in RECEIVERS if r.topic.name in {route.topic for route in ROUTES}}
+    read = {route.topic for route in ROUTES} | {route.reads for route in ROUTES if route.reads}
+    readers = {r.group: r.topic.name for r in RECEIVERS if r.topic.name in read}
     marks: dict[TopicPartition, int] | None = None  # how far the topics' records went once the writes flowed again
     async with AsyncExitStack() as resources:
         session = await resources.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)))
@@ -105,21 +107,23 @@ async def wait_recovered(
     return None
 
 
-async def settle(info: StackInfo, keys: dict[str, list[str]], timeout: float) -> dict[str, dict[str, int]]:
-    """Event counts per key on each route's topic, once every accepted write's event is there (or time is up).
+async def settle(
+    info: StackInfo, keys: dict[str, list[str]], timeout: float
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per route, the events each write caused (their data), once every accepted write's are there (or time is up).
 
-    Read twice more after that, two seconds apart, so that a late duplicate shows as well.
+    Read once more after that, two seconds later, so that a late duplicate shows as well.
     """
     deadline = time.monotonic() + timeout
     while True:
-        counts = {r.service: await events_by_key(info.kafka, r.topic, r.event_type) for r in ROUTES}
-        missing = sum(1 for r in ROUTES for k in keys[r.service] if not counts[r.service][k])
+        caused = {r.service: await caused_events(info.kafka, r) for r in ROUTES}
+        missing = sum(1 for r in ROUTES for k in keys[r.service] if k not in caused[r.service])
         if not missing or time.monotonic() > deadline:
             break
-        say(f"waiting for {missing} events still in outboxes")
+        say(f"waiting for {missing} events still in outboxes or not yet handled")
         await asyncio.sleep(2.0)
     await asyncio.sleep(2.0)
-    return {r.service: dict(await events_by_key(info.kafka, r.topic, r.event_type)) for r in ROUTES}
+    return {r.service: await caused_events(info.kafka, r) for r in ROUTES}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -130,9 +134,10 @@ async def run(args: argparse.Namespace) -> int:
     rounds_done: list[tuple[str, str, str, float | None]] = []  # (fault, phase label, what it did, recovered)
     ok = False
     try:
-        load = Load(urls=info.urls, token=info.token, rate=args.rate, run_id=uuid.uuid4().hex[:6], phase="none")
+        run_id = uuid.uuid4().hex[:6]
+        load = Load(urls=info.urls, token=info.token, kafka=info.kafka, rate=args.rate, run_id=run_id, phase="none")
         writing = asyncio.create_task(load.run())
-        arrivals = Arrivals(info.kafka, {r.topic: (r.service, r.event_type) for r in ROUTES})
+        arrivals = Arrivals(info.kafka, ROUTES)
         following = asyncio.create_task(arrivals.run())
         await asyncio.sleep(args.before)
         rounds_done.append(("none", "none", "no fault", None))
@@ -154,10 +159,14 @@ async def run(args: argparse.Namespace) -> int:
         await following
 
         keys = {r.service: accepted_keys([a for a in load.answers if a.service == r.service]) for r in ROUTES}
-        counts = await settle(info, keys, args.settle_timeout)
+        caused = await settle(info, keys, args.settle_timeout)
+        counts = {service: {k: len(events) for k, events in by_key.items()} for service, by_key in caused.items()}
         ingest_ids = keys["ingest"]
         stuck = set(await unsettled_sources(info.urls["ingest"], info.token, ingest_ids, args.settle_timeout))
-        ledger = {a.key: commit_message(a.name) for a in load.answers if a.service == "versioning" and a.accepted}
+        # Which dataset each versioning write made: the upsert answered with it, a delta's answer names it.
+        made = {a.name: a.key for a in load.answers if a.service == "versioning" and a.accepted and a.key}
+        made |= {rid: events[0].get("dataset_id") for rid, events in caused["deltas"].items()}
+        ledger = {dataset: commit_message(name) for name, dataset in made.items() if dataset}
         versions = await check_versions(info.urls["versioning"], info.token, ledger, args.settle_timeout)
 
         rounds: list[Round] = []
@@ -181,6 +190,18 @@ async def run(args: argparse.Namespace) -> int:
                     out.stuck = sum(
                         1 for k in ours if k in versions.wrong or (k not in versions.missing and not seen.get(k))
                     )
+                if service == "deltas":
+                    # A delta the broker took must be answered once (lost: never; doubled: twice, or two versions
+                    # stored) with its version stored as sent (else stuck). One it did not acknowledge may
+                    # still have landed (the producer retries): in doubt, and still never applied twice.
+                    datasets = {k: made.get(k) for k in accepted_keys(mine)}
+                    out.doubled = sum(
+                        1
+                        for a in mine
+                        if a.key and (seen.get(a.key, 0) > 1 or (made.get(a.key) or "") in versions.doubled)
+                    )
+                    out.stuck = sum(1 for k, d in datasets.items() if d in versions.wrong or d in versions.missing)
+                    out.in_doubt = sum(1 for a in mine if a.status is None and a.key and seen.get(a.key))
             rounds.append(Round(fault, did, recovered if fault != "none" else 0.0, outcomes))
         ok = print_report(rounds, rate=args.rate)
         if args.json:

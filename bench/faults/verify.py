@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import orjson
@@ -13,43 +14,45 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
-from bench.faults.load import Answer
+from bench.faults.load import Answer, WriteRoute
 from services.runtime.kafka import topic_partitions
 
 TERMINAL_SOURCE_STATES = frozenset({"completed", "failed", "error"})
 
 
-async def events_by_key(bootstrap: str, topic: str, event_type: str) -> Counter[str]:
-    """How many events of `event_type` each key has on `topic`, read from its start to its current end.
+async def caused_events(bootstrap: str, route: WriteRoute) -> dict[str, list[dict[str, Any]]]:
+    """The events of the route's type on its topic, by the write each answers (`route.key_of`): their data.
 
-    Read committed: with a transactional relay, what an aborted transaction wrote was never published.
+    Read from the topic's start to its current end, committed only: with a transactional relay, what an
+    aborted transaction wrote was never published.
     """
     consumer = AIOKafkaConsumer(
-        topic,
+        route.topic,
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
     await consumer.start()
-    counts: Counter[str] = Counter()
+    caused: dict[str, list[dict[str, Any]]] = {}
 
-    def count(batches: dict[TopicPartition, list]) -> None:
+    def collect(batches: dict[TopicPartition, list]) -> None:
         for records in batches.values():
             for record in records:
-                if record.key is not None and orjson.loads(record.value).get("type") == event_type:
-                    counts[record.key.decode()] += 1
+                envelope = orjson.loads(record.value)
+                if envelope.get("type") == route.event_type and (key := route.key_of(record.key, envelope)):
+                    caused.setdefault(key, []).append(envelope.get("data") or {})
 
     try:
         # Without a group, subscribing assigns every partition of the topic once metadata arrives.
         while not consumer.assignment():
-            count(await consumer.getmany(timeout_ms=200))
+            collect(await consumer.getmany(timeout_ms=200))
         ends = await consumer.end_offsets(list(consumer.assignment()))
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            count(await consumer.getmany(timeout_ms=500, max_records=5000))
+            collect(await consumer.getmany(timeout_ms=500, max_records=5000))
     finally:
         await consumer.stop()
-    return counts
+    return caused
 
 
 async def unsettled_sources(url: str, token: str, ids: list[str], timeout: float) -> list[str]:
@@ -110,12 +113,14 @@ def refused_keys(answers: list[Answer]) -> list[str]:
 
 
 class Arrivals:
-    """Follows the write routes' topics for the whole run: when each key's first event arrived."""
+    """Follows the write routes' topics for the whole run: when the first event caused by each write arrived."""
 
-    def __init__(self, bootstrap: str, routes: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, bootstrap: str, routes: Sequence[WriteRoute]) -> None:
         self.bootstrap = bootstrap
-        self.routes = routes  # topic -> (service, event type)
-        self.first_seen: dict[tuple[str, str], float] = {}
+        self.routes: dict[str, list[WriteRoute]] = {}  # topic -> the routes whose events go there
+        for route in routes:
+            self.routes.setdefault(route.topic, []).append(route)
+        self.first_seen: dict[tuple[str, str], float] = {}  # (route's service, key) -> when
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -130,10 +135,11 @@ class Arrivals:
         try:
             while not self._stopping.is_set():
                 for tp, records in (await consumer.getmany(timeout_ms=200)).items():
-                    service, event_type = self.routes[tp.topic]
                     for record in records:
-                        if record.key is not None and orjson.loads(record.value).get("type") == event_type:
-                            self.first_seen.setdefault((service, record.key.decode()), time.monotonic())
+                        envelope = orjson.loads(record.value)
+                        for route in self.routes[tp.topic]:
+                            if envelope.get("type") == route.event_type and (key := route.key_of(record.key, envelope)):
+                                self.first_seen.setdefault((route.service, key), time.monotonic())
         finally:
             await consumer.stop()
 

@@ -2,7 +2,8 @@
 
 One round of each fault at a low rate, on a private `hubstream up`. The bench itself counts what
 the README promises: no accepted write loses its event or gets it twice, no source stays pending, every
-accepted versioning upsert is stored once, committed, with its event published, and
+accepted versioning upsert is stored once, committed, with its event published, every delta event
+the broker acknowledged is answered once with its version stored, and
 a client sees 503 (never another 5xx) while a dependency is down. (A 503 whose commit had in fact
 landed is reported as "in doubt", not failed: see bench/faults/report.py.)
 """
@@ -51,7 +52,7 @@ def test_every_fault_recovers_with_nothing_lost_doubled_or_stuck(tmp_path: Path)
     faults = [r["fault"] for r in rounds]
     assert faults == ["none", "broker", "postgres", "relays+workers"], report
     for r in rounds:
-        assert set(r["services"]) == {"catalog", "ingest", "versioning"}, report
+        assert set(r["services"]) == {"catalog", "ingest", "versioning", "deltas"}, report
         assert r["recovered_after"] is not None, f"{r['fault']} never recovered:\n{report}"
         for service, outcome in r["services"].items():
             where = f"{r['fault']} / {service}:\n{report}"
