@@ -1,5 +1,10 @@
 """One logging setup for every process: plain lines an operator can grep, with no credentials in them.
 
+A record is one line. Its message may quote what a client sent (a request path, an event's field), and a
+newline there would let a client write a line of its own into the log ("...\n<date> ERROR ..."), a NUL
+would make grep call the file binary: control characters in a message are written as escapes (`\n`,
+`\x00`). A traceback stays on the lines after its record's, as Python prints it.
+
 Tokens must never reach a log file. The views and middlewares never log one,
 and the access log masks credential-looking query parameters; as a last line
 of defence every line (traceback included) passes `redact`, because some
@@ -36,6 +41,20 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# C0 and C1 control characters, DEL, and the Unicode line and paragraph separators (some viewers break lines
+# there); tab stays, it is harmless in a line.
+_ESCAPES = {
+    c: ("\\n" if c == 0x0A else "\\r" if c == 0x0D else f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+    for c in [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+    if c != 0x09
+}
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped, so it cannot end its line or forge another."""
+    return text.translate(_ESCAPES)
+
+
 def redact(text: str) -> str:
     """`text` with credentials replaced by `***`."""
     for pattern, replacement in _REDACTIONS:
@@ -44,7 +63,12 @@ def redact(text: str) -> str:
 
 
 class RedactingFormatter(logging.Formatter):
-    """A formatter whose output, exception text included, never carries a credential."""
+    """A formatter whose output, exception text included, never carries a credential, and whose record is one
+    line (its message's control characters escaped)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
