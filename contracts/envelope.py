@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import ContractError, Event
@@ -57,8 +58,11 @@ def decode(raw: bytes | None) -> CloudEvent:
     if raw is None:
         raise ContractError("the message has no value (a tombstone); expected a CloudEvents JSON envelope")
     try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        # pydantic's parser, not orjson's: orjson reads an integer past 64 bits as a float, so a payload from
+        # another system would be changed without a word (2**70 -> 1.1805916207174113e+21); this one keeps it
+        # whole, for the payload's contract to accept or refuse. NaN and Infinity are not JSON: refused.
+        document = pydantic_core.from_json(raw, allow_inf_nan=False, cache_strings=False)
+    except ValueError as exc:
         raise ContractError(f"the message value is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ContractError(f"the message value is JSON {type(document).__name__}, not a CloudEvents object")

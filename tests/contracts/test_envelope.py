@@ -122,16 +122,26 @@ def test_extension_attributes_survive_decoding() -> None:
     assert decoded.model_extra == {"traceparent": with_extension["traceparent"]}
 
 
+def test_integers_past_64_bits_reach_the_payloads_contract_unchanged() -> None:
+    # Another system's producer may send one; read as a float it would be changed without a word.
+    raw = (
+        b'{"specversion": "1.0", "id": "1", "source": "s", "type": "t", '
+        b'"data": {"n": 1180591620717411303425, "m": -18446744073709551617}}'
+    )
+    assert decode(raw).data == {"n": 2**70 + 1, "m": -(2**64) - 1}
+
+
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
         (b"not json at all", "not valid JSON"),
+        (b'{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": {"x": NaN}}', "not valid JSON"),
         (b"[1, 2, 3]", "JSON list"),
         (b'{"id": "1", "source": "s", "type": "t"}', "not a CloudEvents 1.0 envelope"),
         (b'{"specversion": "0.3", "id": "1", "source": "s", "type": "t"}', "not a CloudEvents 1.0 envelope"),
         (None, "tombstone"),
     ],
-    ids=["not-json", "json-array", "no-specversion", "wrong-specversion", "none"],
+    ids=["not-json", "nan", "json-array", "no-specversion", "wrong-specversion", "none"],
 )
 def test_decode_refuses_what_is_not_an_envelope(raw: bytes | None, says: str) -> None:
     with pytest.raises(ContractError, match=says):
