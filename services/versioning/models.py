@@ -22,20 +22,26 @@ MAX_PAGE = 1_000_000_000
 # Requests --------------------------------------------------------------------------------------
 
 
-class UpsertDatasetRequest(BaseModel):
+class NewVersionFields(BaseModel):
+    """How a change names and describes the version it makes: the same limits for an upsert, a CSV upload and a
+    delta that arrives as an event (services/versioning/deltas.py)."""
+
     model_config = _REQUEST
 
-    datapoints: list[DatapointIn] = Field(description="Datapoints to set, add or remove (may be empty).")
-    path: str | None = Field(default=None, description='Full path, e.g. "folder/name"; a new path creates it.')
-    id: str | None = Field(default=None, description="An existing dataset's ds_ id; wins over `path`.")
-    action: Literal["set", "add", "remove"] | None = Field(default=None, description="Default (and null): set.")
-    attributes: dict[str, Any] | None = None
     commit_message: str | None = Field(default=None, max_length=10_000, description="0.8.x: commits the version.")
     version_name: str | None = Field(default=None, min_length=1, max_length=255, description="0.8.38: unique name.")
     version_description: str | None = Field(default=None, max_length=10_000)
 
 
-class CsvUploadForm(BaseModel):
+class UpsertDatasetRequest(NewVersionFields):
+    datapoints: list[DatapointIn] = Field(description="Datapoints to set, add or remove (may be empty).")
+    path: str | None = Field(default=None, description='Full path, e.g. "folder/name"; a new path creates it.')
+    id: str | None = Field(default=None, description="An existing dataset's ds_ id; wins over `path`.")
+    action: Literal["set", "add", "remove"] | None = Field(default=None, description="Default (and null): set.")
+    attributes: dict[str, Any] | None = None
+
+
+class CsvUploadForm(NewVersionFields):
     """The multipart/form-data body of a CSV upload (documentation: the view reads the form itself,
     including the header without a boundary that SDK 0.8.38 sends; see uploads.py)."""
 
@@ -43,9 +49,6 @@ class CsvUploadForm(BaseModel):
         description="A UTF-8 CSV file with a header row: each column is an input, except `messages` and `target`, "
         "whose cells are JSON."
     )
-    commit_message: str | None = Field(default=None, max_length=10_000, description="0.8.x: commits the version.")
-    version_name: str | None = Field(default=None, min_length=1, max_length=255, description="0.8.38: unique name.")
-    version_description: str | None = Field(default=None, max_length=10_000)
 
 
 class UpsertQuery(BaseModel):

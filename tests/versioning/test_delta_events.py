@@ -150,19 +150,47 @@ async def test_bad_delta_events_leave_every_stored_version_unchanged(versioning:
             }
         ),
         envelope({"dataset_id": "ds_nope", "action": "add", "datapoints": POINTS, "request_id": "b6"}),
+        # What REST refuses, refused here too, with an answer (not retried, not dead-lettered):
+        envelope(
+            {
+                "dataset_id": dataset_id,
+                "action": "add",
+                "datapoints": [],
+                "commit_message": "a\x00b",
+                "request_id": "b7",
+            }
+        ),
+        envelope(
+            {"dataset_id": dataset_id, "action": "add", "datapoints": [], "version_name": "v" * 256, "request_id": "b8"}
+        ),
+        # An integer past 64 bits (orjson will not write one: the bytes by hand), which must not become a float.
+        b'{"specversion": "1.0", "id": "big", "source": "/s", "type": "hubstream.versioning.delta.requested.v1", '
+        b'"data": {"dataset_path": "evt/kept", "action": "add", "request_id": "b9", '
+        b'"datapoints": [{"target": {"n": 1180591620717411303424}}]}}',
+        envelope({"dataset_id": dataset_id, "action": "add", "datapoints": [], "request_id": "b10\x00"}),
+        envelope({"dataset_path": "evt/\x00kept", "action": "add", "datapoints": POINTS, "request_id": "b11"}),
     ]
     await produce(infra.kafka, deltas, bad, key=b"evt/kept")
 
-    records = await read_topic(infra.kafka, answers, expect=5, settle=2.0, timeout=60)
+    records = await read_topic(infra.kafka, answers, expect=10, settle=2.0, timeout=60)
     events = [decode(r.value) for r in records]
     # Answers are keyed by dataset (id, else path), so they may sit on different partitions: compare as a set.
     assert sorted((e.data["request_id"], e.data.get("reason_code")) for e in events) == [
+        ("b10\x00", "InvalidInput"),
+        ("b11", "InvalidInput"),
         ("b3", "InvalidDatapoints"),
         ("b4", "InvalidPath"),
         ("b5", "VersionNotFound"),
         ("b6", "DatasetNotFound"),
+        ("b7", "InvalidInput"),
+        ("b8", "ValidationError"),
+        ("b9", "InvalidDatapoints"),
         ("g1", None),
     ]
+    reasons = {e.data["request_id"]: e.data.get("reason") for e in events}
+    assert "data.commit_message" in reasons["b7"]
+    assert "data.version_name" in reasons["b8"]
+    assert "64 bits" in reasons["b9"]
     dead = await read_topic(infra.kafka, deltas + ".dlq", expect=3, settle=1.0)
     assert len(dead) == 3  # the wrong action, the non-JSON Infinity, inputs of the wrong shape: contract failures
     assert await versioning.snapshot() == before
