@@ -100,8 +100,17 @@ def hub_shape(err: ApiError) -> dict[str, Any]:
 
 
 def detail_shape(err: ApiError) -> dict[str, Any]:
-    """FastAPI style (Nia, Humanloop): a list of `{loc, msg, type}` for validation, else a string."""
-    return {"detail": err.details if err.details is not None else err.message, **err.extra}
+    """FastAPI style (Nia, Humanloop): a list of `{loc, msg, type}` for validation, else a string.
+
+    A 422's detail is always a list, as FastAPI's is: the Humanloop SDK reads every 422 as an
+    HTTPValidationError, and a string there fails its parsing instead of raising its typed error. A 422
+    without items of its own (a value the database refused, a path or CSV the domain refused) is one item,
+    whose `type` is the error code and whose `loc` is empty: it is not about one field.
+    """
+    detail: Any = err.details if err.details is not None else err.message
+    if err.status == 422 and err.details is None:
+        detail = [{"loc": [], "msg": err.message, "type": err.code}]
+    return {"detail": detail, **err.extra}
 
 
 # The status of input that does not parse, validate or fit in the database, by error shape: the Hub answers 400,

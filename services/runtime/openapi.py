@@ -69,7 +69,7 @@ class ErrorItem(BaseModel):
 
 
 class DetailError(BaseModel):
-    """The FastAPI-style error body of Nia and Humanloop: a sentence, or a list of validation problems."""
+    """The FastAPI-style error body of Nia and Humanloop: a sentence, or a list of problems (always, with 422)."""
 
     detail: str | list[ErrorItem]
 
@@ -339,7 +339,7 @@ class Api:
         shape = (
             '`{"error": "..."}`'
             if self.errors.model is HubError
-            else ('`{"detail": "..."}`, or `{"detail": [{"loc", "msg", "type"}]}` for a body that does not validate')
+            else ('`{"detail": "..."}`, and always `{"detail": [{"loc", "msg", "type"}]}` with a 422')
         )
         return (
             f"Errors answer {shape}, always with `X-Error-Code` (a stable code) and `X-Request-Id` "

@@ -116,6 +116,12 @@ def main(base_url: str, api_key: str, generation: str) -> None:
     except UnprocessableEntityError as exc:
         detail = exc.body.detail if hasattr(exc.body, "detail") else exc.body["detail"]
         check(detail and "loc" in (detail[0] if isinstance(detail[0], dict) else detail[0].dict()), "422 detail")
+    try:  # a value PostgreSQL cannot store: a 422 too, whose detail is the list of items the SDK's type says
+        ds.list(name="a\x00b")
+        raise SystemExit("a NUL in a search was accepted")
+    except UnprocessableEntityError as exc:
+        detail = exc.body.detail if hasattr(exc.body, "detail") else exc.body["detail"]
+        check(isinstance(detail, list) and "cannot be stored" in str(detail[0]), f"422 detail of a NUL: {detail!r}")
     expect_error(404, lambda: ds.get(id="ds_doesnotexist"), "unknown dataset")
 
     ds.delete(id=v1.id)

@@ -133,4 +133,4 @@ async def test_a_nul_in_a_search_is_a_422_as_any_invalid_input(versioning: Versi
     # route does not document (its invalid input is a 422, as Humanloop's is).
     status, answer, headers = await versioning.call("GET", "/datasets", params={"name": "a\x00b"})
     assert (status, headers["X-Error-Code"]) == (422, "InvalidInput")
-    assert "cannot be stored" in answer["detail"]
+    assert "cannot be stored" in answer["detail"][0]["msg"]
