@@ -139,8 +139,11 @@ class _TantivyWriter:
         writer, self._writer = self._writer, None
         if writer is not None:
             try:
-                writer.rollback()
-                writer.wait_merging_threads()  # merges still running map pages: keep giving them back
+                # Waits for this writer's indexing and merge threads; what was not committed never reaches the
+                # index's meta.json, so it is dropped all the same. Not rollback() first: it hands the writer a
+                # new merge scheduler, and merges the old one had running went on writing segment files after
+                # close returned, into a directory a cancelled run's drop was removing (and so left behind).
+                writer.wait_merging_threads()  # merges still running map pages: keep giving them back meanwhile
             finally:
                 self._pages.stop()
 
