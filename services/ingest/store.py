@@ -309,7 +309,11 @@ async def list_sources(
     db: Db, user: str, sees_all: bool, *, q: str | None, status: str | None, limit: int, offset: int
 ) -> tuple[list[Record], int]:
     """A page of the sources `user` may see, newest first, and how many there are in all."""
-    where = f"{VISIBLE} AND ($3::text IS NULL OR dataset ILIKE '%' || $3 || '%') AND ($4::text IS NULL OR status = $4)"
+    # `q` is text to find in the name, not a LIKE pattern: its '%' and '_' are themselves (as versioning's search).
+    where = (
+        f"{VISIBLE} AND ($3::text IS NULL OR strpos(lower(dataset), lower($3)) > 0)"
+        " AND ($4::text IS NULL OR status = $4)"
+    )
     rows = await db.fetch(
         f"""SELECT *, count(*) OVER () AS total FROM {SOURCES_WITH_RUN} WHERE {where}
             ORDER BY created_at DESC, id LIMIT $5 OFFSET $6""",

@@ -88,9 +88,12 @@ async def test_a_dataset_is_indexed_then_listed_read_grepped_searched_and_delete
     # Asked again, a completed global source is returned as it is, not indexed again.
     assert (await index(stack, "acme/fruit"))["id"] == source["id"]
 
-    status, _, listed = await stack.call("GET", "ingest", "/v2/data-sources?status=completed&q=fruit", token=token)
+    status, _, listed = await stack.call("GET", "ingest", "/v2/data-sources?status=completed&q=FRUIT", token=token)
     assert status == 200
     assert [s["id"] for s in listed] == [source["id"]]
+    for text in ("%", "_", "a_e", "acme%fruit"):  # text to find, not a LIKE pattern
+        status, _, listed = await stack.call("GET", "ingest", "/v2/data-sources", params={"q": text}, token=token)
+        assert (status, listed) == (200, []), text
     status, _, page = await stack.call("GET", "ingest", "/v2/sources?limit=1", token=token)
     assert page["pagination"] == {"total": 1, "limit": 1, "offset": 0, "has_more": False}
     assert page["items"][0]["metadata"]["row_count"] == 340
