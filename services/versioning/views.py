@@ -192,6 +192,14 @@ async def move_dataset(request: web.Request) -> web.Response:
             ds = await lock_dataset(conn, request.match_info["id"])
             path = body.path
             if path is None and body.name is not None:
+                if "/" in body.name:  # a name is the path's last part: a '/' would move the dataset to a folder
+                    raise VersioningError(
+                        422,
+                        "InvalidPath",
+                        f"invalid dataset name {body.name!r}: a name may not contain '/'; to move the dataset "
+                        "to another folder, give its new `path`",
+                        loc=["body", "name"],
+                    )
                 folder = ds["path"].rpartition("/")[0]
                 path = f"{folder}/{body.name}" if folder else body.name
             if path is not None and path != ds["path"]:

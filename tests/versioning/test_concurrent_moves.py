@@ -1,4 +1,4 @@
-"""Datasets moved at the same time: each move applies whole or gets a clear 409, never a 500.
+"""Datasets moved (renamed, or at the same time): each move applies whole or gets a clear 4xx, never a 500.
 
 Two moves onto each other's path each locked their own dataset and then the one at the target path: a
 deadlock. Two moves to one free path raced to the unique index: an unhandled unique violation. Both were
@@ -42,3 +42,12 @@ async def test_two_moves_to_one_free_path_one_applies_the_other_is_refused(versi
         # Put the winner back where it was, so both start from their own paths again.
         winner = a if (await versioning.call("GET", f"/datasets/{a}"))[1]["path"] == f"race/free-{i}" else b
         assert (await _move(versioning, winner, "race/a" if winner == a else "race/b"))[0] == 200
+
+
+async def test_a_new_name_with_a_slash_is_refused_not_a_move_to_another_folder(versioning: Versioning) -> None:
+    # Found by exploratory testing: name "x/y" moved "explore/a" to "explore/x/y".
+    a = await _dataset(versioning, "named/a")
+    status, body, headers = await versioning.call("PATCH", f"/datasets/{a}", json={"name": "x/y"})
+    assert (status, headers["X-Error-Code"], body["detail"][0]["loc"]) == (422, "InvalidPath", ["body", "name"])
+    status, body, _ = await versioning.call("PATCH", f"/datasets/{a}", json={"name": "b"})
+    assert (status, body["path"]) == (200, "named/b")
