@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalog import collections, store, store_collections, store_listing
 from services.catalog.collections import ItemResolver, ItemType
@@ -16,8 +16,7 @@ from services.catalog.names import name_problem
 from services.catalog.repos import can_read, can_write_namespace
 from services.catalog.responses import absent
 from services.runtime.auth import Principal, require_principal
-from services.runtime.errors import validation_error
-from services.runtime.http import json_response, parse_body
+from services.runtime.http import json_response, parse_body, parse_query
 from services.runtime.keys import API, CONFIG, POOL, PRINCIPAL
 
 DEFAULT_PAGE = 100
@@ -117,11 +116,8 @@ def _slug(request: web.Request) -> tuple[str, str]:
 
 async def list_collections(request: web.Request) -> web.Response:
     """Collections the caller may see, newest change first by default; items cut to a preview of four."""
-    try:
-        owners = {"owner": request.query.getall("owner")} if "owner" in request.query else {}
-        params = ListCollectionsParams.model_validate({**request.query, **owners})
-    except ValidationError as exc:
-        raise validation_error(exc, status=400, where="query") from exc
+    owners = {"owner": request.query.getall("owner")} if "owner" in request.query else {}
+    params = parse_query(request, ListCollectionsParams, {**request.query, **owners})
     principal, readable = await _readable(request)
     pool = request.app[POOL]
     offset = 0

@@ -13,14 +13,13 @@ from typing import Any, Literal
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalog import store_listing, store_papers
 from services.catalog.collections import paper_summary
 from services.catalog.errors import catalog_error
 from services.catalog.listing import Shape, repo_json
-from services.runtime.errors import validation_error
-from services.runtime.http import iso_utc, json_response
+from services.runtime.http import iso_utc, json_response, parse_query
 from services.runtime.keys import API, POOL, PRINCIPAL
 
 MAX_PAGE = 100
@@ -69,13 +68,6 @@ class DailyParams(BaseModel):
     sort: Literal["publishedAt", "trending"] = "publishedAt"
     p: int = Field(default=0, ge=0, le=100_000, description="Page number, from 0.")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-
-
-def _query(request: web.Request, model: type[Any]) -> Any:
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise validation_error(exc, status=400, where="query") from exc
 
 
 def _submitter(name: str | None) -> dict[str, Any] | None:
@@ -130,7 +122,7 @@ async def read_paper(request: web.Request) -> web.Response:
 
 
 async def search_papers(request: web.Request) -> web.Response:
-    params = _query(request, SearchParams)
+    params = parse_query(request, SearchParams)
     rows = await store_papers.search(request.app[POOL], params.q, params.limit)
     return json_response([paper_json(r) for r in rows])
 
@@ -162,7 +154,7 @@ def _period(params: DailyParams) -> tuple[datetime | None, datetime | None]:
 
 async def daily_papers(request: web.Request) -> web.Response:
     """Papers submitted to the daily list (of a day, week or month), newest first or by upvotes."""
-    params = _query(request, DailyParams)
+    params = parse_query(request, DailyParams)
     start, end = _period(params)
     rows = await store_papers.daily(
         request.app[POOL],

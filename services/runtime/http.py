@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from services.runtime import kafka as kafka_infra
 from services.runtime import migrations
 from services.runtime.auth import TokenExtractor
-from services.runtime.errors import ApiError, ErrorShape, validation_error
+from services.runtime.errors import INVALID_STATUS, ApiError, ErrorShape, validation_error
 from services.runtime.keys import CONFIG, CONSUMERS, ERROR_SHAPE, METRICS, MIGRATIONS, POOL, REQUEST_ID
 from services.runtime.limits import DEFAULT_MAX_BODY
 from services.runtime.metrics import Metrics
@@ -166,12 +166,13 @@ async def parse_body(request: web.Request, model: type[M], *, status: int = 422)
         raise validation_error(exc, status=status) from exc
 
 
-def parse_query(request: web.Request, model: type[M]) -> M:
-    """The query string validated by `model` (422 naming each parameter that is wrong)."""
+def parse_query(request: web.Request, model: type[M], values: dict[str, Any] | None = None) -> M:
+    """The query string (or `values` read from it) validated by `model`; else the API's invalid-input status
+    (the Hub's 400, FastAPI's 422) naming each parameter that is wrong."""
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(dict(request.query) if values is None else values)
     except ValidationError as exc:
-        raise validation_error(exc, where="query") from exc
+        raise validation_error(exc, status=INVALID_STATUS.get(request.app[ERROR_SHAPE], 422), where="query") from exc
 
 
 # Query parameters whose values may be credentials (some clients put a token in the URL: `?token=`,

@@ -156,3 +156,14 @@ async def test_tags_by_type_are_filters_that_work(catalog: Catalog) -> None:
     await load_repos(catalog.pool, "dataset", ["alice/a", "alice/b"], tags=lambda i: [license_tag] if i else [])
     status, _, listed = await catalog.call("GET", f"/api/datasets?filter={license_tag}")
     assert [d["id"] for d in listed] == ["alice/b"]
+
+
+@pytest.mark.parametrize("page", ["-5", "99999999999999999999", "1000001", "two"])
+async def test_a_bad_discussions_page_is_a_hub_400_naming_p(catalog: Catalog, page: str) -> None:
+    # Found by exploratory testing: p=-5 was a 422 (no status of the Hub's), and p=99999999999999999999 reached
+    # PostgreSQL, whose "bigint out of range" came back as the error.
+    token = await catalog.user("dora")
+    assert (await catalog.call("POST", "/api/repos/create", token=token, json={"name": "talk"}))[0] == 200
+    status, headers, body = await catalog.call("GET", f"/api/models/dora/talk/discussions?p={page}")
+    assert (status, headers["X-Error-Code"]) == (400, "ValidationError"), body
+    assert "p:" in body["error"]
