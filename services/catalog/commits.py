@@ -9,6 +9,7 @@ outbox in that same transaction.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from services.runtime.outbox import Outbox
 GITATTRIBUTES_SHA256 = hashlib.sha256(DEFAULT_GITATTRIBUTES).hexdigest()
 # An event must fit in one Kafka message (1 MB by default): past this many paths, the event says it is partial.
 MAX_EVENT_PATHS = 5000
+_COMMIT_ID = re.compile(r"[0-9a-f]{7,40}")  # a full or short commit id, as revisions are resolved
 CONFLICT_MESSAGE = "The branch was updated since you opened this page. Please refresh and try again."
 
 
@@ -185,6 +187,16 @@ async def _writable_head(conn: asyncpg.Connection, repo_id: str, rev: str) -> tu
     if kind not in ("branch", "pr"):
         raise catalog_error(400, "InvalidRef", f"cannot commit to {rev!r}: commits go to a branch or a PR ref")
     head = await store_files.ref_target(conn, repo_id, kind, name)
+    if head is None and kind == "branch":
+        # Not a branch: a tag or a commit by that name is still no place to commit (400, as the Hub says),
+        # where "not found" would have the client look for a revision that exists.
+        what = None
+        if await store_files.ref_target(conn, repo_id, "tag", name) is not None:
+            what = f"tag {name!r}"
+        elif _COMMIT_ID.fullmatch(name) and await store_files.commits_with_prefix(conn, repo_id, name):
+            what = f"commit {name}"
+        if what is not None:
+            raise catalog_error(400, "InvalidRef", f"cannot commit to {what}: commits go to a branch or a PR ref")
     if head is None:
         raise revision_not_found(rev)
     return kind, name, head

@@ -15,6 +15,7 @@ from huggingface_hub import (
     hf_hub_download,
 )
 from huggingface_hub.errors import (
+    BadRequestError,
     EntryNotFoundError,
     HfHubHTTPError,
     RepositoryNotFoundError,
@@ -121,6 +122,12 @@ async def test_branches_tags_and_pull_requests(catalog: Catalog, tmp_path: os.Pa
         api.create_tag("admin/refs", tag="v1.0", tag_message="first", repo_type="dataset")
         with pytest.raises(HfHubHTTPError, match="already exists"):
             api.create_tag("admin/refs", tag="v1.0", repo_type="dataset")
+        # A tag or a commit is no place to commit, and the client is told so (400), not that it does not exist.
+        for rev, said in (("v1.0", "cannot commit to tag 'v1.0'"), (base.oid, f"cannot commit to commit {base.oid}")):
+            with pytest.raises(BadRequestError, match=said):
+                api.upload_file(
+                    path_or_fileobj=b"x", path_in_repo="t.txt", repo_id="admin/refs", repo_type="dataset", revision=rev
+                )
         pr = api.upload_file(
             path_or_fileobj=b"pr",
             path_in_repo="f.txt",
