@@ -190,6 +190,7 @@ class RunExecutor:
                 row_count=total,
                 wanted_rows=plan.wanted_rows,
             )
+            await store.describe(conn, source["id"], *_description_and_license(info))
             planned = await store.run(conn, run["id"])
             await store.show_progress(conn, source["id"], planned)
         assert planned is not None
@@ -322,6 +323,21 @@ def _choose_config(listing: dict, config: str | None, dataset: str) -> str:
             )
         return config
     return "default" if "default" in listing else sorted(listing)[0]
+
+
+def _description_and_license(info: object) -> tuple[str | None, str | None]:
+    """What the dataset's info (its card's metadata) says it is and under which license, as Nia's record has them."""
+    if not isinstance(info, dict):
+        return None, None
+    card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+    description = info.get("description") or card.get("pretty_name")
+    license = card.get("license")
+    if isinstance(license, list):  # the card may list several
+        license = ", ".join(str(x) for x in license) or None
+    return (
+        description.strip() or None if isinstance(description, str) else None,
+        license if isinstance(license, str) and license else None,
+    )
 
 
 def _write_unit(

@@ -75,6 +75,18 @@ async def mark_processing(conn: asyncpg.Connection, source_id: uuid.UUID, reques
     )
 
 
+async def describe(
+    conn: asyncpg.Connection, source_id: uuid.UUID, description: str | None, license: str | None
+) -> None:
+    """The dataset's description and license, as its card says at the revision being indexed."""
+    await conn.execute(
+        "UPDATE sources SET description = $2, license = $3, updated_at = now() WHERE id = $1",
+        source_id,
+        description,
+        license,
+    )
+
+
 async def mark_failed(conn: asyncpg.Connection, source_id: uuid.UUID, error: str, error_code: str) -> None:
     await conn.execute(
         """UPDATE sources SET status = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1""",

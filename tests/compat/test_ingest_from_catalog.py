@@ -27,6 +27,10 @@ from tests.e2e.conftest import Stack
 pytestmark = CLIENT_WARNINGS
 
 CARD = """---
+pretty_name: Multi, a test set
+license:
+- apache-2.0
+- cc-by-4.0
 configs:
 - config_name: default
   data_files:
@@ -93,6 +97,8 @@ async def test_datasets_uploaded_with_the_hub_client_are_indexed_searched_and_re
     assert body["splits"] == ["train", "test"]
     assert (body["row_count"], body["indexed_row_count"], body["chunk_count"]) == (550, 550, 550)
     assert body["columns"] == [{"name": "id", "dtype": "int64"}, {"name": "text", "dtype": "string"}]
+    # From the card, as Nia's record has them (they stayed null before).
+    assert (body["description"], body["license"]) == ("Multi, a test set", "apache-2.0, cc-by-4.0")
     other = await settled(stack, extra["id"])
     assert (other["status"], other["row_count"], other["splits"]) == ("completed", 20, ["train"])
 
