@@ -77,15 +77,28 @@ class KeyBody(BaseModel):
     key: str
 
 
-class DuplicateBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # resourceGroupId, storageTier, volumes: not part of this catalog
-    repository: str = Field(description='"namespace/name" of the new space.')
-    private: bool | None = None
-    visibility: Literal["public", "private", "protected"] | None = None
+class SpaceSetupFields(BaseModel):
+    """What a new space starts with: the fields create_repo and duplicate_repo send for a space."""
+
     hardware: str | None = None
     sleepTimeSeconds: int | None = None
     secrets: list[EntryBody] = Field(default_factory=list)
     variables: list[EntryBody] = Field(default_factory=list)
+
+    def setup(self) -> spaces.SpaceSetup:
+        return spaces.SpaceSetup(
+            hardware=self.hardware,
+            sleep_time=self.sleepTimeSeconds,
+            variables=tuple((e.key, e.value, e.description) for e in self.variables),
+            secrets=tuple((e.key, e.value, e.description) for e in self.secrets),
+        )
+
+
+class DuplicateBody(SpaceSetupFields):
+    model_config = ConfigDict(extra="ignore")  # resourceGroupId, storageTier, volumes: not part of this catalog
+    repository: str = Field(description='"namespace/name" of the new space.')
+    private: bool | None = None
+    visibility: Literal["public", "private", "protected"] | None = None
 
 
 class Duplicated(BaseModel):
@@ -119,7 +132,7 @@ async def request_hardware(request: web.Request) -> web.Response:
     spaces.check_sleep_time(body.sleepTimeSeconds)
 
     def change(space: Any, runtime: Runtime) -> Runtime:
-        spaces.check_hardware(body.flavor, space)
+        spaces.check_hardware(body.flavor, space["sdk"])
         return runtime.with_hardware(body.flavor, body.sleepTimeSeconds)
 
     return await _change_runtime(request, change)
@@ -209,14 +222,13 @@ async def duplicate_space(request: web.Request) -> web.Response:
     principal = require_principal(request)
     body = await parse_body(request, DuplicateBody, status=400)
     target = RepoRef("space", *parse_repo_id(body.repository, "repository"))
-    spaces.check_sleep_time(body.sleepTimeSeconds)
-    for entry in [*body.secrets, *body.variables]:
-        spaces.check_entry(entry.key, entry.value, entry.description)
+    setup = body.setup()
+    setup.check()
     base_url = request.app[CONFIG].http.url
     async with request.app[POOL].acquire() as conn, conn.transaction():
         source = await spaces.readable_space(conn, principal, *_names(request))
         if body.hardware is not None:
-            spaces.check_hardware(body.hardware, source)
+            spaces.check_hardware(body.hardware, source["sdk"])
         private = body.visibility != "public" if body.visibility else body.private
         row = await create_repo(
             conn,
@@ -247,12 +259,7 @@ async def duplicate_space(request: web.Request) -> web.Response:
                 changed_paths_truncated=len(paths) > MAX_EVENT_PATHS,
             ),
         )
-        runtime = Runtime().with_hardware(body.hardware or spaces.FREE_HARDWARE, body.sleepTimeSeconds)
-        await spaces.save(conn, row, runtime)
-        for kind, given in ((VARIABLES, body.variables), (SECRETS, body.secrets)):
-            for entry in given:
-                stored = _stored(request, kind, entry.value)
-                await store_spaces.set_entry(conn, kind, row["id"], entry.key, stored, entry.description)
+        await spaces.set_up(conn, row, setup, request.app[SECRETS_CIPHER])
     return json_response({"url": target.url(base_url)})
 
 

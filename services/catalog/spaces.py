@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
+from cryptography.fernet import Fernet
 
 from services.catalog import store, store_spaces
 from services.catalog.errors import catalog_error
@@ -117,10 +118,11 @@ async def managed_space(conn: asyncpg.Connection, principal: Principal, namespac
     return row
 
 
-def check_hardware(flavor: str, space: asyncpg.Record) -> None:
+def check_hardware(flavor: str, sdk: str | None) -> None:
+    """Refuse hardware this catalog does not know, or any but the free one for a static space (of `sdk`)."""
     if flavor not in HARDWARE:
         raise catalog_error(400, "InvalidParameter", f"unknown hardware {flavor!r}: one of {', '.join(HARDWARE)}")
-    if space["sdk"] == "static" and flavor != FREE_HARDWARE:
+    if sdk == "static" and flavor != FREE_HARDWARE:
         raise catalog_error(400, "StaticSpace", "a static space runs on cpu-basic: it cannot be given hardware")
 
 
@@ -145,3 +147,29 @@ async def save(conn: asyncpg.Connection, space: asyncpg.Record, runtime: Runtime
         conn, space["id"], stage=runtime.stage, hardware=runtime.hardware, sleep_time=runtime.sleep_time
     )
     return runtime
+
+
+@dataclass(frozen=True)
+class SpaceSetup:
+    """What a new space starts with, as its creator asked (create_repo, or a duplicate): hardware, sleep time,
+    variables and secrets as (key, value, description)."""
+
+    hardware: str | None = None
+    sleep_time: int | None = None
+    variables: tuple[tuple[str, str, str | None], ...] = ()
+    secrets: tuple[tuple[str, str, str | None], ...] = ()
+
+    def check(self) -> None:
+        """Refuse what cannot be set, before anything is created."""
+        check_sleep_time(self.sleep_time)
+        for key, value, description in (*self.variables, *self.secrets):
+            check_entry(key, value, description)
+
+
+async def set_up(conn: asyncpg.Connection, space: asyncpg.Record, setup: SpaceSetup, cipher: Fernet) -> None:
+    """Give a new space its hardware, sleep time, variables and secrets (encrypted). The caller checked them."""
+    await save(conn, space, Runtime().with_hardware(setup.hardware or FREE_HARDWARE, setup.sleep_time))
+    for kind, given in ((store_spaces.VARIABLES, setup.variables), (store_spaces.SECRETS, setup.secrets)):
+        for key, value, description in given:
+            stored = cipher.encrypt(value.encode()) if kind is store_spaces.SECRETS else value
+            await store_spaces.set_entry(conn, kind, space["id"], key, stored, description)

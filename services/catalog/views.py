@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from services.catalog import history_views, resource_groups, store
+from services.catalog import history_views, resource_groups, spaces, store
 from services.catalog.errors import catalog_error
 from services.catalog.listing import Shape, parse_expand, repo_json
 from services.catalog.names import NAME_PATTERN, name_problem
 from services.catalog.repo_admin import after_create
 from services.catalog.repos import RepoRef, can_read, create_repo
+from services.catalog.space_secrets import SECRETS_CIPHER
+from services.catalog.space_views import SpaceSetupFields
 from services.runtime.auth import require_principal
 from services.runtime.http import iso_utc, json_response, parse_body
 from services.runtime.keys import CONFIG, OUTBOX, POOL, PRINCIPAL
@@ -56,8 +58,8 @@ async def whoami(request: web.Request) -> web.Response:
     )
 
 
-class CreateRepoBody(BaseModel):
-    # Clients send more (hardware, storage...); those are for spaces and ignored here.
+class CreateRepoBody(SpaceSetupFields):
+    # Clients send more (storageTier, volumes, template...): not part of this catalog, ignored.
     model_config = ConfigDict(extra="ignore")
 
     # The name rules are stated in the document but checked by name_problem, so that a bad name gets the
@@ -79,9 +81,16 @@ async def create_repo_view(request: web.Request) -> web.Response:
     namespace = body.organization if body.organization is not None else principal.user
     ref = RepoRef(body.type, namespace, body.name)
     base_url = request.app[CONFIG].http.url
+    setup = body.setup() if body.type == "space" else None  # the client sends these for spaces only
+    if setup is not None:
+        setup.check()
+        if setup.hardware is not None:
+            spaces.check_hardware(setup.hardware, body.sdk)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await create_repo(conn, request.app[OUTBOX], principal, ref, private=private, base_url=base_url)
         await after_create(conn, row, sdk=body.sdk if body.type == "space" else None)
+        if setup is not None and setup != spaces.SpaceSetup():
+            await spaces.set_up(conn, row, setup, request.app[SECRETS_CIPHER])
         if body.resourceGroupId is not None:
             await resource_groups.assign_new_repo(conn, principal, row, body.resourceGroupId)
     return json_response({"url": ref.url(base_url), "name": ref.repo_id, "id": row["id"]})

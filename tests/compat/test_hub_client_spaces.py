@@ -161,3 +161,41 @@ async def test_duplicate_space(catalog: Catalog) -> None:
     assert bobs_files == [".gitattributes", "app.py"]
     updates = [e for e in await catalog.events("hubstream.catalog.repo.updated.v1") if e["repo_id"] == "alice/app-copy"]
     assert [(e["head_sha"], e["changed_paths"]) for e in updates] == [(source_commits[0], [".gitattributes", "app.py"])]
+
+
+async def test_a_space_is_created_with_the_hardware_sleep_time_variables_and_secrets_asked_for(
+    catalog: Catalog,
+) -> None:
+    # Found by exploratory testing: create_repo took these with a 200 and kept none of them.
+    alice = await catalog.user("alice")
+    api = HfApi(endpoint=catalog.url, token=alice)
+
+    def session() -> None:
+        api.create_repo(
+            "alice/set",
+            repo_type="space",
+            space_sdk="gradio",
+            space_hardware="t4-small",
+            space_sleep_time=3600,
+            space_variables=[{"key": "A", "value": "1", "description": "first"}],
+            space_secrets=[{"key": "S", "value": SECRET}],
+        )
+        runtime = api.get_space_runtime("alice/set")
+        assert (runtime.requested_hardware, runtime.sleep_time) == ("t4-small", 3600)
+        variables = api.get_space_variables("alice/set")
+        assert {k: (v.value, v.description) for k, v in variables.items()} == {"A": ("1", "first")}
+        assert set(api.get_space_secrets("alice/set")) == {"S"}
+        # What cannot be set refuses the creation: no space is left behind.
+        for bad in ({"space_hardware": "quantum-9000"}, {"space_variables": [{"key": "1bad", "value": "x"}]}):
+            with pytest.raises(HfHubHTTPError) as exc:
+                api.create_repo("alice/bad", repo_type="space", space_sdk="gradio", **bad)  # type: ignore[arg-type]
+            assert _code(exc) == (400, "InvalidParameter")
+        with pytest.raises(HfHubHTTPError) as exc:
+            api.create_repo("alice/bad", repo_type="space", space_sdk="static", space_hardware="t4-small")
+        assert _code(exc) == (400, "StaticSpace")
+        assert not api.repo_exists("alice/bad", repo_type="space")
+
+    await asyncio.to_thread(session)
+    rows = await catalog.pool.fetch("SELECT key, ciphertext FROM space_secrets")
+    assert [r["key"] for r in rows] == ["S"]
+    assert SECRET.encode() not in rows[0]["ciphertext"]
