@@ -8,6 +8,7 @@ from services.catalog import files_views, history_views, mirror_files, parquet_v
 from services.catalog.collection_views import setup_collection_routes
 from services.catalog.community_routes import setup_community_routes
 from services.catalog.croissant_views import setup_croissant_routes
+from services.catalog.duplicate_views import setup_duplicate_routes
 from services.catalog.file_responses import (
     CommitDone,
     CommitEntry,
@@ -122,6 +123,7 @@ def setup_routes(app: web.Application) -> None:
     setup_collection_routes(app)
     setup_paper_routes(app)
     setup_space_routes(app)
+    setup_duplicate_routes(app)
     setup_community_routes(app)
     setup_croissant_routes(app)
     # Innermost, so it sees a view's RepoNotFound before it is rendered: old names of moved repos redirect.

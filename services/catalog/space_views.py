@@ -1,5 +1,5 @@
-"""`/api/spaces/{id}/...`: runtime, hardware, sleep time, pause, restart, variables, secrets and duplication
-(huggingface_hub's `*_space_*` methods and `duplicate_repo(repo_type="space")`). Rules in spaces.py, SQL in
+"""`/api/spaces/{id}/...`: runtime, hardware, sleep time, pause, restart, variables and secrets
+(huggingface_hub's `*_space_*` methods; duplication is duplicate_views.py). Rules in spaces.py, SQL in
 store_spaces.py; secrets are encrypted with the key of space_secrets.py."""
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.catalog import RepoUpdated, UpdatedRef
 from services.catalog import spaces, store_files, store_spaces
-from services.catalog.commits import MAX_EVENT_PATHS
 from services.catalog.errors import catalog_error
-from services.catalog.repo_admin import after_create, parse_repo_id
-from services.catalog.repos import RepoRef, create_repo
 from services.catalog.space_secrets import SECRETS_CIPHER, secrets_ctx
 from services.catalog.spaces import Runtime
 from services.catalog.store_spaces import SECRETS, VARIABLES, Entries
 from services.runtime.auth import require_principal
 from services.runtime.http import iso_utc, json_response, parse_body
-from services.runtime.keys import API, CONFIG, OUTBOX, POOL, PRINCIPAL
+from services.runtime.keys import API, POOL, PRINCIPAL
 
 SPACE = "/api/spaces/{namespace}/{name}"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -92,17 +88,6 @@ class SpaceSetupFields(BaseModel):
             variables=tuple((e.key, e.value, e.description) for e in self.variables),
             secrets=tuple((e.key, e.value, e.description) for e in self.secrets),
         )
-
-
-class DuplicateBody(SpaceSetupFields):
-    model_config = ConfigDict(extra="ignore")  # resourceGroupId, storageTier, volumes: not part of this catalog
-    repository: str = Field(description='"namespace/name" of the new space.')
-    private: bool | None = None
-    visibility: Literal["public", "private", "protected"] | None = None
-
-
-class Duplicated(BaseModel):
-    url: str
 
 
 def _names(request: web.Request) -> tuple[str, str]:
@@ -214,55 +199,6 @@ def entry_views(kind: Entries) -> tuple[Handler, Handler, Handler]:
     return get_entries, add_entry, delete_entry
 
 
-# -- duplicate ----------------------------------------------------------------------------------------------------
-
-
-async def duplicate_space(request: web.Request) -> web.Response:
-    """A new space with the source's history, files, card and variables (not its secrets: those are given)."""
-    principal = require_principal(request)
-    body = await parse_body(request, DuplicateBody, status=400)
-    target = RepoRef("space", *parse_repo_id(body.repository, "repository"))
-    setup = body.setup()
-    setup.check()
-    base_url = request.app[CONFIG].http.url
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        source = await spaces.readable_space(conn, principal, *_names(request))
-        if body.hardware is not None:
-            spaces.check_hardware(body.hardware, source["sdk"])
-        private = body.visibility != "public" if body.visibility else body.private
-        row = await create_repo(
-            conn,
-            request.app[OUTBOX],
-            principal,
-            target,
-            private=source["private"] if private is None else private,
-            base_url=base_url,
-        )
-        await after_create(conn, row, sdk=source["sdk"])
-        initial = {r["name"]: r["target"] for r in await store_spaces.branches(conn, row["id"])}
-        await store_files.lock_repo(conn, source["id"])
-        await store_spaces.copy_history(conn, source["id"], row["id"])
-        copied = {r["name"]: r["target"] for r in await store_spaces.branches(conn, row["id"])}
-        head = copied.get("main")
-        paths = [f["path"] for f in await store_files.files(conn, row["id"], head)] if head else []
-        await request.app[OUTBOX].add(
-            conn,
-            RepoUpdated(
-                repo_type="space",
-                repo_id=target.repo_id,
-                head_sha=head,
-                updated_refs=[
-                    UpdatedRef(ref=f"refs/heads/{name}", old_sha=initial.get(name), new_sha=sha)
-                    for name, sha in sorted(copied.items())
-                ],
-                changed_paths=sorted(paths)[:MAX_EVENT_PATHS],
-                changed_paths_truncated=len(paths) > MAX_EVENT_PATHS,
-            ),
-        )
-        await spaces.set_up(conn, row, setup, request.app[SECRETS_CIPHER])
-    return json_response({"url": target.url(base_url)})
-
-
 def setup_space_routes(app: web.Application) -> None:
     app.cleanup_ctx.append(secrets_ctx)
     api = app[API]
@@ -331,17 +267,3 @@ def setup_space_routes(app: web.Application) -> None:
             summary=f"Remove one of the space's {name} (by `key`); answers the rest",
             operation_id=f"delete_space_{name}",
         )
-    api.post(
-        SPACE + "/duplicate",
-        duplicate_space,
-        body=DuplicateBody,
-        ok=Duplicated,
-        errors={
-            400: "An invalid body or repository name (InvalidParameter, InvalidName).",
-            403: "The caller may not create repos in the target namespace (Forbidden).",
-            404: unseen + " Or no such target namespace (NotFound).",
-            409: "A space of that name exists: the body's `url` names it (RepoExists).",
-        },
-        token="required",
-        summary="Copy a space (history, files, variables; given secrets) to a new one",
-    )

@@ -121,3 +121,33 @@ async def test_create_settings_move_delete_with_the_hub_client(catalog: Catalog)
         (True, False, ["private", "gated"]),
     ]
     assert await catalog.events("hubstream.catalog.repo.deleted.v1") == [{"repo_type": "model", "repo_id": "acme/m2"}]
+
+
+@pytest.mark.parametrize("repo_type", ["model", "dataset"])
+async def test_a_model_or_dataset_is_duplicated_with_its_history(catalog: Catalog, repo_type: str) -> None:
+    # Found by exploratory testing: duplicate_repo answered 404 "no such route" for models and datasets.
+    alice = await catalog.user("alice")
+    bob = await catalog.user("bob")
+    api, as_bob = HfApi(endpoint=catalog.url, token=alice), HfApi(endpoint=catalog.url, token=bob)
+    prefix = "" if repo_type == "model" else f"{repo_type}s/"
+
+    def session() -> None:
+        api.create_repo("alice/src", repo_type=repo_type, private=True)
+        api.upload_file(path_or_fileobj=b"a", path_in_repo="a.txt", repo_id="alice/src", repo_type=repo_type)
+        api.upload_file(path_or_fileobj=b"b", path_in_repo="d/b.txt", repo_id="alice/src", repo_type=repo_type)
+        api.create_tag("alice/src", tag="v1", repo_type=repo_type)
+        url = api.duplicate_repo("alice/src", "alice/copy", repo_type=repo_type)
+        assert str(url) == f"{catalog.url}/{prefix}alice/copy"
+        commits = [c.commit_id for c in api.list_repo_commits("alice/copy", repo_type=repo_type)]
+        assert commits == [c.commit_id for c in api.list_repo_commits("alice/src", repo_type=repo_type)]
+        assert sorted(api.list_repo_files("alice/copy", repo_type=repo_type)) == [".gitattributes", "a.txt", "d/b.txt"]
+        assert [t.name for t in api.list_repo_refs("alice/copy", repo_type=repo_type).tags] == ["v1"]
+        assert api.repo_info("alice/copy", repo_type=repo_type).private  # as the source, unless the body says
+        with pytest.raises(HfHubHTTPError) as exc:
+            api.duplicate_repo("alice/src", "alice/copy", repo_type=repo_type)
+        assert exc.value.response.status_code == 409
+        assert str(api.duplicate_repo("alice/src", "alice/copy", repo_type=repo_type, exist_ok=True)) == str(url)
+        with pytest.raises(RepositoryNotFoundError):  # a private repo bob cannot see is not there for him
+            as_bob.duplicate_repo("alice/src", repo_type=repo_type)
+
+    await asyncio.to_thread(session)
