@@ -88,8 +88,13 @@ async def describe(
 
 
 async def mark_failed(conn: asyncpg.Connection, source_id: uuid.UUID, error: str, error_code: str) -> None:
+    """The source's run failed (or was cancelled). Its index is dropped, so a source with no index of an earlier
+    run has nothing indexed: its counts say so, not how far the failed run had come (show_progress)."""
     await conn.execute(
-        """UPDATE sources SET status = 'failed', error = $2, error_code = $3, updated_at = now() WHERE id = $1""",
+        """UPDATE sources SET status = 'failed', error = $2, error_code = $3, updated_at = now(),
+                  indexed_row_count = CASE WHEN index_name IS NULL THEN 0 ELSE indexed_row_count END,
+                  chunk_count = CASE WHEN index_name IS NULL THEN 0 ELSE chunk_count END
+           WHERE id = $1""",
         source_id,
         error,
         error_code,

@@ -311,6 +311,9 @@ async def test_cancelling_a_running_index_stops_it_and_says_so(stack: Stack, sta
     assert "cancelled by admin" in cancelled_by_cli.stdout
     status, _, cancelled = await stack.call("GET", "ingest", f"/v2/data-sources/{source['id']}", token=token)
     assert (cancelled["status"], cancelled["error_code"], cancelled["progress"]) == ("failed", "Cancelled", None)
+    # Nothing of the cancelled run is searchable, so nothing counts as indexed (it said the run's progress).
+    assert (cancelled["indexed_row_count"], cancelled["chunk_count"]) == (0, 0)
+    assert cancelled["row_count"] == 200_000  # what the dataset holds is still known
     status, headers, _ = await stack.call("POST", "ingest", f"/v2/data-sources/{source['id']}/cancel", token=token)
     assert (status, headers["X-Error-Code"]) == (409, "NothingToCancel")
 

@@ -289,7 +289,8 @@ async def test_a_cancel_while_the_worker_shows_progress_stops_the_run_without_a_
         assert await worker
     source = await harness.source(source_id)
     assert (source["status"], source["error_code"]) == ("failed", "Cancelled")
-    assert 0 < source["indexed_row_count"] < 40_000
+    assert (source["indexed_row_count"], source["chunk_count"]) == (0, 0)  # its index is dropped: none searchable
     run = await harness.pool.fetchrow("SELECT * FROM runs WHERE source_id = $1", source_id)
     assert run["state"] == "cancelled"
+    assert 0 < run["rows_done"] < 40_000  # stopped part-way
     assert harness.chunks.count(run["index_name"]) == 0  # the worker dropped the half-built index
