@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -27,6 +28,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from deploy import broker, postgres
 from services.runtime.kafka import admin_context, ensure_topics, make_consumer, topic_partitions
+from services.runtime.logging import log_handler
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
 from tests.ports import PortAllocator
 
@@ -185,6 +187,22 @@ def config_maker(
         return ServiceConfig(service=service, infra=infra, http=HttpSettings(host="127.0.0.1", port=port))
 
     return make
+
+
+@contextmanager
+def logs_as_the_services_write_them(level: int) -> Iterator[io.StringIO]:
+    """Everything the root logger writes at `level` or above meanwhile, formatted by the services' handler."""
+    buffer = io.StringIO()
+    handler = log_handler(buffer, process="test")
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield buffer
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

@@ -21,8 +21,7 @@ import pytest
 from services.catalog import identity
 from services.operator import catalog_connection
 from services.runtime.limits import DEFAULT_MAX_BODY
-from services.runtime.logging import log_handler
-from tests.conftest import wait_until
+from tests.conftest import logs_as_the_services_write_them, wait_until
 from tests.e2e.conftest import Stack
 
 ROUTES = {
@@ -35,18 +34,11 @@ ROUTES = {
 @pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
     """Everything logged, formatted as the service processes format it."""
-    buffer = io.StringIO()
-    handler = log_handler(buffer, process="test")
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
     logging.getLogger("aiokafka").setLevel(logging.INFO)  # its DEBUG chatter holds no tokens, only noise
     try:
-        yield buffer
+        with logs_as_the_services_write_them(logging.DEBUG) as buffer:
+            yield buffer
     finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 

@@ -13,26 +13,16 @@ from aiohttp.test_utils import TestServer
 from services.runtime.auth import bearer_token
 from services.runtime.errors import detail_shape
 from services.runtime.http import AccessLogger, create_base_app
-from services.runtime.logging import log_handler
 from services.runtime.settings import HttpSettings, InfraSettings, ServiceConfig
+from tests.conftest import logs_as_the_services_write_them
 
 FORGED = "2026-12-02 00:00:00,000 ERROR   versioning-api forged: the database is gone"
 
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """What the root logger writes, formatted as the service processes format it."""
-    buffer = io.StringIO()
-    handler = log_handler(buffer, process="test")
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
+    with logs_as_the_services_write_them(logging.INFO) as buffer:
         yield buffer
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
 
 
 def test_control_characters_in_a_message_are_escaped_and_a_traceback_keeps_its_lines(captured: io.StringIO) -> None:
