@@ -13,12 +13,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.catalog import RepoUpdated, UpdatedRef
-from services.catalog import spaces, store, store_files, store_spaces
+from services.catalog import spaces, store_files, store_spaces
+from services.catalog.access import readable_repo, repo_type_of
 from services.catalog.commits import MAX_EVENT_PATHS
-from services.catalog.errors import catalog_error
-from services.catalog.names import name_problem
 from services.catalog.repo_admin import after_create, parse_repo_id
-from services.catalog.repos import RepoRef, can_read, create_repo
+from services.catalog.repos import RepoRef, create_repo
 from services.catalog.space_secrets import SECRETS_CIPHER
 from services.catalog.space_views import SpaceSetupFields
 from services.runtime.auth import require_principal
@@ -42,24 +41,21 @@ class Duplicated(BaseModel):
 async def duplicate_repo(request: web.Request) -> web.Response:
     principal = require_principal(request)
     body = await parse_body(request, DuplicateBody, status=400)
-    repo_type = request.match_info["type"].removesuffix("s")
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    repo_type = repo_type_of(request)
     target = RepoRef(repo_type, *parse_repo_id(body.repository, "repository"))
     setup = body.setup() if repo_type == "space" else None  # the client sends these for spaces only
     if setup is not None:
         setup.check()
+    source = await readable_repo(request)
+    if setup is not None and setup.hardware is not None:
+        spaces.check_hardware(setup.hardware, source["sdk"])
     base_url = request.app[CONFIG].http.url
+    outbox = request.app[OUTBOX]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        valid = name_problem(namespace, "namespace") is None and name_problem(name, "repo") is None
-        source = await store.repo(conn, repo_type, namespace, name) if valid else None
-        if source is None or not await can_read(conn, principal, source):
-            raise catalog_error(404, "RepoNotFound", f"Repository Not Found: {repo_type} {namespace}/{name}.")
-        if setup is not None and setup.hardware is not None:
-            spaces.check_hardware(setup.hardware, source["sdk"])
         private = body.visibility != "public" if body.visibility else body.private
         row = await create_repo(
             conn,
-            request.app[OUTBOX],
+            outbox,
             principal,
             target,
             private=source["private"] if private is None else private,
@@ -72,9 +68,7 @@ async def duplicate_repo(request: web.Request) -> web.Response:
         copied = {r["name"]: r["target"] for r in await store_spaces.branches(conn, row["id"])}
         head = copied.get("main")
         paths = [f["path"] for f in await store_files.files(conn, row["id"], head)] if head else []
-        await request.app[
-            OUTBOX
-        ].add(
+        await outbox.add(
             conn,
             RepoUpdated(
                 repo_type=repo_type,  # type: ignore[arg-type]
