@@ -44,11 +44,9 @@ async def duplicate_repo(request: web.Request) -> web.Response:
     repo_type = repo_type_of(request)
     target = RepoRef(repo_type, *parse_repo_id(body.repository, "repository"))
     setup = body.setup() if repo_type == "space" else None  # the client sends these for spaces only
-    if setup is not None:
-        setup.check()
     source = await readable_repo(request)
-    if setup is not None and setup.hardware is not None:
-        spaces.check_hardware(setup.hardware, source["sdk"])
+    if setup is not None:
+        setup.check(source["sdk"])
     base_url = request.app[CONFIG].http.url
     outbox = request.app[OUTBOX]
     async with request.app[POOL].acquire() as conn, conn.transaction():

@@ -159,8 +159,10 @@ class SpaceSetup:
     variables: tuple[tuple[str, str, str | None], ...] = ()
     secrets: tuple[tuple[str, str, str | None], ...] = ()
 
-    def check(self) -> None:
-        """Refuse what cannot be set, before anything is created."""
+    def check(self, sdk: str | None) -> None:
+        """Refuse what cannot be set on a space of `sdk`, before anything is created."""
+        if self.hardware is not None:
+            check_hardware(self.hardware, sdk)
         check_sleep_time(self.sleep_time)
         for key, value, description in (*self.variables, *self.secrets):
             check_entry(key, value, description)

@@ -83,9 +83,7 @@ async def create_repo_view(request: web.Request) -> web.Response:
     base_url = request.app[CONFIG].http.url
     setup = body.setup() if body.type == "space" else None  # the client sends these for spaces only
     if setup is not None:
-        setup.check()
-        if setup.hardware is not None:
-            spaces.check_hardware(setup.hardware, body.sdk)
+        setup.check(body.sdk)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await create_repo(conn, request.app[OUTBOX], principal, ref, private=private, base_url=base_url)
         await after_create(conn, row, sdk=body.sdk if body.type == "space" else None)
